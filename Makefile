@@ -1,0 +1,215 @@
+# The kit's one Makefile: builds every track's programs, the unit tests and
+# the mutants, and runs the tests. Non-recursive: every rule is here.
+#
+#   make                 build every program of every track into build/
+#   make test            install what is missing, build, run every test
+#   make unit            only the C unit tests (Criterion)
+#   make conformance     only the conformance suite (TRACK=... PROGRAM=...)
+#   make mutants-test    show that the suite catches every known-wrong design
+#   make SAN=address     ASan+UBSan build into build-address/
+#   make SAN=thread      TSan build into build-thread/
+#   make CC=clang        build with clang
+#   make deps            install the Debian packages the kit needs
+#   make clean           remove every build folder
+#   make V=1             show the full commands
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+# Tests run on Debian's interpreter, which sees Debian's pytest; the python3
+# first on PATH may be another one that does not.
+PYTHON ?= /usr/bin/python3
+PYTEST_FLAGS ?=
+
+CC ?= cc
+SAN ?=
+ifeq ($(SAN),)
+  BUILD ?= build
+else
+  BUILD ?= build-$(SAN)
+endif
+
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-7s %s\n'
+endif
+
+# Recursively expanded on purpose: pkg-config is asked when a recipe runs,
+# after `deps` had a chance to install libuv and Criterion.
+UV_CFLAGS = $(shell pkg-config --cflags libuv)
+UV_LIBS = $(shell pkg-config --libs libuv)
+CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
+CRITERION_LIBS = $(shell pkg-config --libs criterion)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2
+CFLAGS ?= -O1 -g
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -pthread -MMD -MP -Icommon \
+             $(SAN_FLAGS)
+LDFLAGS ?=
+ALL_LDFLAGS = $(LDFLAGS) -pthread $(SAN_FLAGS)
+
+ifeq ($(SAN),address)
+  SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+else ifeq ($(SAN),thread)
+  SAN_FLAGS := -fsanitize=thread
+else ifneq ($(SAN),)
+  $(error SAN must be address or thread, not '$(SAN)')
+endif
+
+# ---------------------------------------------------------------------------
+# What to build, read from tracks.list (track program contract).
+
+LISTED := $(shell awk '!/^\#/ && NF >= 3 { print $$1 "/" $$2 }' tracks.list)
+TRACKS := $(sort $(dir $(LISTED)))
+TRACKS := $(TRACKS:/=)
+# A listed program is built once its source exists; the tests fail for the
+# ones that do not, so a missing program is never silently skipped.
+PROGRAM_SRCS := $(foreach p,$(LISTED),$(wildcard $(p).c))
+PROGRAMS := $(PROGRAM_SRCS:%.c=$(BUILD)/%)
+
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
+
+# A track's modules: its .c files (one folder deep, for async-futures/fut/)
+# that are not a program's main file. Any file named after a listed program
+# counts as a main, so a track can grow a program before it is listed.
+PROGRAM_NAMES := $(sort $(notdir $(LISTED)))
+track_srcs = $(filter-out $(PROGRAM_NAMES:%=$(1)/%.c), \
+               $(wildcard $(1)/*.c $(1)/*/*.c))
+track_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(call track_srcs,$(1)))
+# libuv for the two event-loop tracks; the threads track needs only pthreads.
+track_libs = $(if $(filter blocking-threads,$(1)),,$(UV_LIBS))
+track_cflags = $(if $(filter blocking-threads,$(1)),,$(UV_CFLAGS)) -I$(1)
+
+# ---------------------------------------------------------------------------
+# Unit tests: tests/unit/<common|track>/test_*.c are Criterion suites,
+# plain_*.c are plain programs that exit 0 when they pass (used where
+# Criterion cannot run, e.g. under ThreadSanitizer).
+
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+PLAIN_SRCS := $(wildcard tests/unit/*/plain_*.c)
+PLAIN_BINS := $(PLAIN_SRCS:%.c=$(BUILD)/%)
+
+unit_group = $(word 3,$(subst /, ,$(1)))
+unit_objs = $(COMMON_OBJS) \
+  $(if $(filter common,$(call unit_group,$(1))),,$(call track_objs,$(call unit_group,$(1))))
+
+# ---------------------------------------------------------------------------
+# Mutants: tests/mutants/NAME.patch is a known-wrong change to one program's
+# source; it is applied to a copy and built into $(BUILD)/mutants/NAME.
+
+MUTANT_PATCHES := $(wildcard tests/mutants/*.patch)
+MUTANTS := $(MUTANT_PATCHES:tests/mutants/%.patch=$(BUILD)/mutants/%)
+# The file a patch changes, from its "+++ b/TRACK/PROGRAM.c" line.
+patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head -n 1)
+
+# ---------------------------------------------------------------------------
+
+.PHONY: all deps test unit conformance mutants mutants-test tsan-plain \
+        check-deps clean help
+
+all: check-deps $(PROGRAMS)
+
+help:
+	@sed -n '4,15p' Makefile | sed 's/^# \{0,1\}//'
+
+# Installs (as root) or names (otherwise) the missing Debian packages.
+deps:
+	@scripts/install-deps.sh
+
+check-deps:
+	@scripts/install-deps.sh --check >/dev/null 2>&1 || scripts/install-deps.sh
+
+$(BUILD)/obj/common/%.o: common/%.c | check-deps
+	$(say) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Track objects: the track's folder is on the include path, plus libuv's
+# flags for the event-loop tracks.
+$(BUILD)/obj/%.o: %.c | check-deps
+	$(say) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(call track_cflags,$(firstword $(subst /, ,$*))) \
+	    -c $< -o $@
+
+.SECONDEXPANSION:
+
+$(PROGRAMS): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJS) \
+             $$(call track_objs,$$(firstword $$(subst /, ,$$*)))
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@ \
+	    $(call track_libs,$(firstword $(subst /, ,$*)))
+
+$(UNIT_BINS): $(BUILD)/%: %.c $$(call unit_objs,$$*) | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(CRITERION_CFLAGS) \
+	    $(call track_cflags,$(call unit_group,$*)) $^ -o $@ $(CRITERION_LIBS) \
+	    $(call track_libs,$(call unit_group,$*))
+
+$(PLAIN_BINS): $(BUILD)/%: %.c $$(call unit_objs,$$*) | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(call track_cflags,$(call unit_group,$*)) \
+	    $^ -o $@ $(call track_libs,$(call unit_group,$*))
+
+$(BUILD)/mutants/%.c: tests/mutants/%.patch \
+      $$(call patch_target,tests/mutants/$$*.patch)
+	$(say) PATCH $@
+	@mkdir -p $(@D)
+	$(Q)patch --quiet -o $@ $(call patch_target,$<) $< || \
+	    { echo "mutant $*: the patch no longer applies to" \
+	           "$(call patch_target,$<); update it" >&2; exit 1; }
+
+$(BUILD)/mutants/%: $(BUILD)/mutants/%.c $(COMMON_OBJS) \
+      $$(call track_objs,$$(firstword $$(subst /, ,$$(call patch_target,tests/mutants/$$*.patch))))
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_CFLAGS) \
+	    $(call track_cflags,$(firstword $(subst /, ,$(call patch_target,tests/mutants/$*.patch)))) \
+	    $^ -o $@ \
+	    $(call track_libs,$(firstword $(subst /, ,$(call patch_target,tests/mutants/$*.patch))))
+
+mutants: $(MUTANTS)
+
+# ---------------------------------------------------------------------------
+# Tests
+
+test: all unit tsan-plain conformance mutants-test
+
+unit: $(UNIT_BINS) $(PLAIN_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; $$t --short-filename; done
+	@set -e; for t in $(PLAIN_BINS); do echo "== $$t"; $$t; done
+
+# The plain unit programs again, built with ThreadSanitizer (Criterion
+# itself cannot run under TSan).
+tsan-plain:
+ifneq ($(PLAIN_SRCS),)
+	$(Q)$(MAKE) --no-print-directory SAN=thread $(PLAIN_SRCS:%.c=build-thread/%)
+	@set -e; for t in $(PLAIN_SRCS:%.c=build-thread/%); do \
+	    echo "== $$t (ThreadSanitizer)"; \
+	    TSAN_OPTIONS=halt_on_error=1 $$t; done
+endif
+
+# TRACK=name and PROGRAM=name narrow the run; KIT_BUILD tells the tests
+# which build folder holds the programs (build-address after SAN=address).
+conformance: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+
+mutants-test: all mutants
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)
+
+clean:
+	rm -rf build build-address build-thread
+
+-include $(shell find build build-address build-thread -name '*.d' 2>/dev/null)
