@@ -170,13 +170,20 @@ $(BUILD)/mutants/%.c: tests/mutants/%.patch \
 	    { echo "mutant $*: the patch no longer applies to" \
 	           "$(call patch_target,$<); update it" >&2; exit 1; }
 
-$(BUILD)/mutants/%: $(BUILD)/mutants/%.c $(COMMON_OBJS) \
-      $$(call track_objs,$$(firstword $$(subst /, ,$$(call patch_target,tests/mutants/$$*.patch))))
+mutant_track = $(firstword $(subst /, ,$(call patch_target,tests/mutants/$(1).patch)))
+
+$(BUILD)/mutants/%.o: $(BUILD)/mutants/%.c
+	$(say) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(call mutant_track,$*) \
+	    $(call track_cflags,$(call mutant_track,$*)) -c $< -o $@
+
+$(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
+      $$(call track_objs,$$(call mutant_track,$$*))
 	$(say) LD $@
-	$(Q)$(CC) $(ALL_CFLAGS) \
-	    $(call track_cflags,$(firstword $(subst /, ,$(call patch_target,tests/mutants/$*.patch)))) \
-	    $^ -o $@ \
-	    $(call track_libs,$(firstword $(subst /, ,$(call patch_target,tests/mutants/$*.patch))))
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@ $(call track_libs,$(call mutant_track,$*))
+
+# Keep the patched sources and objects: students read them.
+.PRECIOUS: $(BUILD)/mutants/%.c $(BUILD)/mutants/%.o
 
 mutants: $(MUTANTS)
 
@@ -185,16 +192,28 @@ mutants: $(MUTANTS)
 
 test: all unit tsan-plain conformance mutants-test
 
+# A sanitizer finding inside a Criterion test (a leak, say) does not make
+# the test fail, so each test's output is also searched for sanitizer
+# reports. run_checked runs one test command that way.
+define run_checked
+echo "== $(1)"; log=$$(mktemp); \
+$(1) 2>&1 | tee $$log; status=$${PIPESTATUS[0]}; \
+if grep -qE 'Sanitizer|runtime error:' $$log; then \
+    echo "$(1): a sanitizer reported a problem (see above)"; status=1; fi; \
+rm -f $$log; [ $$status -eq 0 ]
+endef
+
 unit: $(UNIT_BINS) $(PLAIN_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
-	    echo "== $$t"; $$t --short-filename; done
-	@set -e; for t in $(PLAIN_BINS); do echo "== $$t"; $$t; done
+	    $(call run_checked,$$t --short-filename); done
+	@set -e; for t in $(PLAIN_BINS); do $(call run_checked,$$t); done
 
 # The plain unit programs again, built with ThreadSanitizer (Criterion
 # itself cannot run under TSan).
 tsan-plain:
 ifneq ($(PLAIN_SRCS),)
-	$(Q)$(MAKE) --no-print-directory SAN=thread $(PLAIN_SRCS:%.c=build-thread/%)
+	$(Q)$(MAKE) --no-print-directory SAN=thread BUILD=build-thread \
+	    $(PLAIN_SRCS:%.c=build-thread/%)
 	@set -e; for t in $(PLAIN_SRCS:%.c=build-thread/%); do \
 	    echo "== $$t (ThreadSanitizer)"; \
 	    TSAN_OPTIONS=halt_on_error=1 $$t; done
@@ -210,6 +229,6 @@ mutants-test: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)
 
 clean:
-	rm -rf build build-address build-thread
+	rm -rf build build-*
 
--include $(shell find build build-address build-thread -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,451 @@
+/* dashboard: every tick, print the events a source sent since the last one
+ * (the blocking-threads way: one thread per activity, a channel between).
+ *
+ * Two things must happen at once: waiting for the source's next line, and
+ * waiting for the next tick. A blocking recv() can only wait for one of
+ * them, so each gets its own thread:
+ *   - the reader thread blocks in recv(), cuts lines with the framer and
+ *     sends each one over a bounded channel to the main thread;
+ *   - the main thread keeps the schedule: it receives from the channel
+ *     with a deadline, the next tick's due time, so a silent source never
+ *     holds a tick back, and it looks at the clock after every message, so
+ *     a flooding source cannot hold one back either.
+ * The channel is bounded: if main falls behind, the reader waits, and the
+ * source is slowed down by TCP itself (back-pressure), instead of events
+ * piling up in memory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "bsock.h"
+#include "buf.h"
+#include "chan.h"
+#include "clock.h"
+#include "json.h"
+#include "line.h"
+#include "opts.h"
+#include "proc.h"
+#include "report.h"
+#include "trace.h"
+
+/* How many messages may wait in the channel before the reader waits. */
+enum { EVENTS_QUEUED_MAX = 64 };
+
+/* How often main shuts the socket down again while it waits for the
+ * reader to answer a cancellation (see source_cancel). */
+enum { CANCEL_RETRY_MS = 10 };
+
+/* The command line; set once by opts_parse() in main(), before the reader
+ * exists, and only read afterwards. */
+static struct addr peer;
+static int64_t tick_ms = 500;
+static bool trace_on = false;
+
+static const struct opt options[] = {
+    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
+     "the event source to read from"},
+    {"tick-ms", OPT_INT, &tick_ms, 0, 10, INT32_MAX, "N",
+     "print a batch every N ms (default 500)"},
+    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+     "print what happens on stderr"},
+};
+
+static const struct opts_spec spec = {
+    "dashboard",
+    "Read events from a source, one a line, and print them as a JSON batch "
+    "every tick.",
+    options,
+    sizeof(options) / sizeof(options[0]),
+};
+
+/* What the reader sends to main. */
+enum msg_kind {
+    MSG_EVENT, /* one line from the source, in data[0..len) */
+    MSG_END,   /* the last message: the source is done, err says how */
+};
+
+/* One message; the channel owns it in flight, the receiver frees it with
+ * free(). */
+struct msg {
+    enum msg_kind kind;
+    int err;          /* MSG_END: 0 when the source closed, else a negative
+                         errno (-ECONNRESET, -EMSGSIZE ...) */
+    bool connected;   /* MSG_END: whether the connection was ever made */
+    size_t len;       /* MSG_EVENT: bytes in data */
+    char data[];      /* MSG_EVENT: the line, without its '\n' */
+};
+
+/* What main and the reader share.
+ * Lock rule: `lock` guards the fields marked (lock). The reader opens and
+ * closes the socket; main only shuts it down, and only under the lock, so
+ * it never touches a number that the reader has already closed. */
+struct source {
+    pthread_mutex_t lock;
+    int fd;              /* (lock) the socket while open, else -1 */
+    bool cancelled;      /* (lock) set by main, never reset */
+    struct chan *events; /* reader -> main; the reader closes it last */
+    pthread_t reader;    /* written by main before anyone reads it */
+};
+
+static bool source_cancelled(struct source *src)
+{
+    bool cancelled;
+
+    pthread_mutex_lock(&src->lock);
+    cancelled = src->cancelled;
+    pthread_mutex_unlock(&src->lock);
+    return cancelled;
+}
+
+/* Publishes fd, unless main has cancelled. Returns false when cancelled
+ * (the caller still owns fd). */
+static bool source_publish_fd(struct source *src, int fd)
+{
+    bool ok;
+
+    pthread_mutex_lock(&src->lock);
+    ok = !src->cancelled;
+    if (ok)
+        src->fd = fd;
+    pthread_mutex_unlock(&src->lock);
+    return ok;
+}
+
+static void source_close_fd(struct source *src)
+{
+    pthread_mutex_lock(&src->lock);
+    if (src->fd >= 0)
+        close(src->fd);
+    src->fd = -1;
+    pthread_mutex_unlock(&src->lock);
+}
+
+/* Sends one line to main. Returns 0, or -ENOMEM, or -EPIPE when the
+ * channel is closed. */
+static int reader_send_event(struct source *src, const char *line,
+                             size_t len)
+{
+    struct msg *m = malloc(sizeof(*m) + len);
+
+    if (m == NULL)
+        return -ENOMEM;
+    m->kind = MSG_EVENT;
+    m->len = len;
+    memcpy(m->data, line, len);
+    /* Blocks while the channel is full: main is behind, so we stop
+     * reading, and the source has to wait for us. */
+    if (chan_send(src->events, m) < 0) {
+        free(m);
+        return -EPIPE;
+    }
+    return 0;
+}
+
+/* Reads lines from fd and sends them to main until the source ends.
+ * Returns 0 when the source closed, or a negative errno. */
+static int reader_loop(struct source *src, int fd, struct line_framer *fr)
+{
+    for (;;) {
+        const char *line;
+        size_t len, room;
+        char *dst;
+        ssize_t n;
+        int rc;
+
+        while ((rc = line_framer_next(fr, &line, &len)) == 1) {
+            rc = reader_send_event(src, line, len);
+            if (rc < 0)
+                return rc;
+        }
+        if (rc < 0)
+            return rc; /* -EMSGSIZE: a line too long */
+        if (source_cancelled(src))
+            return -ECANCELED;
+        dst = line_framer_space(fr, &room);
+        n = recv(fd, dst, room, 0); /* no timeout: main keeps the time */
+        if (n > 0) {
+            trace_event("read %zd", n);
+            line_framer_commit(fr, (size_t)n);
+        } else if (n == 0) {
+            /* A partial line before the end is not an event (COM-6). */
+            trace_event("closed%s",
+                        line_framer_pending(fr) > 0 ? " mid-line" : "");
+            return 0;
+        } else if (errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
+/* Connects, then reads. Returns like reader_loop(); *connected says
+ * whether the connection was made. */
+static int reader_run(struct source *src, struct line_framer *fr,
+                      bool *connected)
+{
+    char shown[ADDR_TEXT_MAX];
+    int fd = bsock_socket(&peer);
+    int rc;
+
+    if (fd < 0)
+        return fd;
+    if (!source_publish_fd(src, fd)) {
+        close(fd);
+        return -ECANCELED;
+    }
+    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
+                                             shown, sizeof(shown)));
+    rc = bsock_connect(fd, &peer, BSOCK_FOREVER);
+    if (rc == 0) {
+        *connected = true;
+        trace_event("connected");
+        rc = reader_loop(src, fd, fr);
+    }
+    source_close_fd(src);
+    return rc;
+}
+
+/* The reader thread. Its last words are a MSG_END, then it closes the
+ * channel: main learns how the source ended, then that nothing follows. */
+static void *reader_main(void *arg)
+{
+    struct source *src = arg;
+    struct line_framer fr;
+    bool connected = false;
+    int rc = line_framer_init(&fr, LINE_MAX_BYTES);
+    struct msg *end;
+
+    if (rc == 0)
+        rc = reader_run(src, &fr, &connected);
+    line_framer_free(&fr);
+    end = malloc(sizeof(*end));
+    if (end != NULL) {
+        end->kind = MSG_END;
+        end->err = rc;
+        end->connected = connected;
+        end->len = 0;
+        if (chan_send(src->events, end) < 0)
+            free(end);
+    }
+    /* Without memory for the MSG_END, closing alone still ends main's
+     * wait (chan_recv fails with -EPIPE): the error is then unknown. */
+    chan_close(src->events);
+    return NULL;
+}
+
+/* The events of the batch being gathered. */
+struct batch {
+    struct buf json; /* the events as JSON strings, comma-separated */
+    size_t count;    /* how many */
+};
+
+/* Adds one event to the batch. Returns 0 or -ENOMEM. */
+static int batch_add(struct batch *b, const char *event, size_t len)
+{
+    int rc = b->count > 0 ? buf_putc(&b->json, ',') : 0;
+
+    if (rc == 0)
+        rc = json_append_string(&b->json, event, len);
+    if (rc == 0)
+        b->count++;
+    return rc;
+}
+
+/* Writes {"tick":K,"ms":M,"events":[...]} (with "final":true when final)
+ * and a '\n' to stdout with one fwrite, flushes, and empties the batch.
+ * Returns 0 or a negative errno. */
+static int batch_write(struct batch *b, int64_t tick, bool final)
+{
+    struct buf out = BUF_INIT;
+    int64_t ms = clock_since_start_ms();
+    int rc = buf_printf(&out, "{\"tick\":%" PRId64 ",\"ms\":%" PRId64
+                        ",\"events\":[", tick, ms);
+
+    if (rc == 0 && b->json.len > 0)
+        rc = buf_append(&out, b->json.data, b->json.len);
+    if (rc == 0)
+        rc = buf_puts(&out, final ? "],\"final\":true}\n" : "]}\n");
+    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len
+                    || fflush(stdout) != 0))
+        rc = errno != 0 ? -errno : -EIO;
+    if (rc == 0)
+        trace_event("tick %" PRId64 " %zu events%s", tick, b->count,
+                    final ? " final" : "");
+    buf_free(&out);
+    buf_clear(&b->json);
+    b->count = 0;
+    return rc;
+}
+
+/* Takes one message from the reader: an event goes into the batch; the
+ * end is kept in *end. Returns 0 or a negative errno. */
+static int take_message(struct msg *m, struct batch *pending,
+                        struct msg **end)
+{
+    int rc = 0;
+
+    if (m->kind == MSG_END) {
+        *end = m;
+        return 0;
+    }
+    trace_bytes("event", m->data, m->len);
+    rc = batch_add(pending, m->data, m->len);
+    free(m);
+    return rc;
+}
+
+/* lesson:dashboard-tick */
+/* The main thread's loop: a batch at every tick until the source ends.
+ * Tick K is due at start + K * tick_ms, on an absolute schedule: a late
+ * tick does not push the next ones back. Returns 0 with the reader's last
+ * message in *end (NULL if it had no memory for one), or a negative errno
+ * when writing failed. *tick is the next tick number. */
+static int tick_loop(struct source *src, struct batch *pending,
+                     int64_t *tick, struct msg **end)
+{
+    /* The start on the ms clock, rounded UP: rounded down, a tick could
+     * come up to 1 ms before K * tick_ms since the start. */
+    int64_t start = (clock_start_us() + 999) / 1000;
+
+    *end = NULL;
+    for (;;) {
+        int64_t due = start + *tick * tick_ms;
+        void *item;
+        /* Wait for a message, but never past the tick's due time. */
+        int rc = chan_recv_until(src->events, &item, due);
+
+        if (rc == -EPIPE)
+            return 0; /* closed without a MSG_END: no memory for one */
+        if (rc == 0) {
+            rc = take_message(item, pending, end);
+            if (rc < 0 || *end != NULL)
+                return rc;
+        }
+        /* Look at the clock after EVERY message, not only when the
+         * channel is empty: under a flood it never is. */
+        if (clock_now_ms() >= due) {
+            /* Late by whole periods (the process was stopped, say)? Then
+             * write only the most recent tick that is due: the missed ones
+             * are skipped, never written in a burst. */
+            int64_t now_tick = (clock_now_ms() - start) / tick_ms;
+
+            if (now_tick > *tick) {
+                trace_event("tick %" PRId64 " to %" PRId64 " skipped",
+                            *tick, now_tick - 1);
+                *tick = now_tick;
+            }
+            rc = batch_write(pending, *tick, false);
+            if (rc < 0)
+                return rc;
+            (*tick)++;
+        }
+    }
+}
+/* end */
+
+/* Stops the reader early (main can no longer write): the same two traps
+ * as in fetch-line-watchdog. The reader may be blocked in recv(), in
+ * connect(), or in chan_send() because the channel is full. `cancelled`
+ * stops it from starting anything new, shutdown() wakes a recv() or a
+ * connect(), and draining the channel wakes a chan_send(). A connect()
+ * that starts just after a shutdown() is not woken by it, so the shutdown
+ * is repeated until the reader's MSG_END arrives. Then it can be joined. */
+static void source_cancel(struct source *src)
+{
+    void *item;
+    int rc;
+
+    pthread_mutex_lock(&src->lock);
+    src->cancelled = true;
+    pthread_mutex_unlock(&src->lock);
+    do {
+        pthread_mutex_lock(&src->lock);
+        if (src->fd >= 0)
+            shutdown(src->fd, SHUT_RDWR);
+        pthread_mutex_unlock(&src->lock);
+        rc = chan_recv_until(src->events, &item,
+                             clock_deadline_in(CANCEL_RETRY_MS));
+        if (rc == 0)
+            free(item); /* an event nobody will see, or the MSG_END */
+    } while (rc != -EPIPE);
+    trace_event("cancelled");
+}
+
+/* How the source ended, on stdout and stderr. Returns the exit status. */
+static int finish(struct batch *pending, int64_t tick, const struct msg *end)
+{
+    int err = end == NULL ? -ENOMEM : end->err;
+    int rc = 0;
+
+    /* No final batch when there never was a connection: it is then a
+     * plain "could not connect" error. */
+    if (end == NULL || end->connected)
+        rc = batch_write(pending, tick, true);
+    if (err == 0 && rc < 0) {
+        err = rc;
+        report_error("cannot write a batch: %s", report_strerror(rc));
+    } else if (err < 0) {
+        trace_event("error %s", report_strerror(err));
+        report_error("%s", report_strerror(err));
+    }
+    return err == 0 ? EXIT_DONE : EXIT_ERROR;
+}
+
+/* Starts the reader, runs the ticks, ends both. Returns the exit status. */
+static int dashboard(struct source *src)
+{
+    struct batch pending = {BUF_INIT, 0};
+    struct msg *end = NULL;
+    int64_t tick = 1;
+    int rc, status;
+
+    rc = pthread_create(&src->reader, NULL, reader_main, src);
+    if (rc != 0) {
+        report_error("pthread_create: %s", strerror(rc));
+        return EXIT_ERROR;
+    }
+    rc = tick_loop(src, &pending, &tick, &end);
+    if (rc < 0) {
+        report_error("cannot write a batch: %s", report_strerror(rc));
+        source_cancel(src);
+        status = EXIT_ERROR;
+    } else {
+        status = finish(&pending, tick, end);
+    }
+    /* The reader has sent its MSG_END: it is about to return, if it has
+     * not already. Joining it is what guarantees it is gone. */
+    pthread_join(src->reader, NULL);
+    trace_event("joined");
+    free(end);
+    buf_free(&pending.json);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct source src = {.fd = -1, .cancelled = false};
+    int status;
+
+    proc_setup();
+    if (!opts_parse(&spec, argc, argv, &status))
+        return status;
+    trace_enable(trace_on);
+    src.events = chan_new(EVENTS_QUEUED_MAX);
+    if (src.events == NULL || pthread_mutex_init(&src.lock, NULL) != 0) {
+        report_error("out of memory");
+        chan_free(src.events, free);
+        return EXIT_ERROR;
+    }
+    status = dashboard(&src);
+    chan_free(src.events, free);
+    pthread_mutex_destroy(&src.lock);
+    return status;
+}

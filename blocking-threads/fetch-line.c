@@ -1,0 +1,204 @@
+/* fetch-line: connect, optionally send a line, read one line back, all
+ * within ONE deadline (the blocking-threads way: per-call socket timeouts).
+ *
+ * A single thread makes blocking calls, one after the other. Blocking calls
+ * have no deadline of their own, so before each one we tell the kernel how
+ * long it may block: the time left until the deadline, computed again
+ * every time. A student should notice that the deadline is computed once,
+ * and that "time left" is always derived from it, never stored: giving
+ * each read the full timeout would let a peer that trickles one byte at a
+ * time keep us waiting for ever.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "bsock.h"
+#include "buf.h"
+#include "clock.h"
+#include "line.h"
+#include "opts.h"
+#include "proc.h"
+#include "report.h"
+#include "trace.h"
+
+/* The command line; set once by opts_parse() in main(). */
+static struct addr peer;
+static int64_t timeout_ms = 5000;
+static const char *send_text = NULL;
+static bool trace_on = false;
+
+static const struct opt options[] = {
+    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
+     "the peer to fetch a line from"},
+    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
+     "deadline for the whole operation, in ms (default 5000)"},
+    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
+     "send TEXT and a newline before reading"},
+    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+     "print what happens on stderr"},
+};
+
+static const struct opts_spec spec = {
+    "fetch-line",
+    "Connect, send a line if asked, print the first line received; one "
+    "deadline bounds it all.",
+    options,
+    sizeof(options) / sizeof(options[0]),
+};
+
+/* Sends send_text and its '\n' in one go. Returns 0 or a negative errno. */
+static int send_line(int fd, int64_t deadline)
+{
+    struct buf out = BUF_INIT;
+    int rc = buf_puts(&out, send_text);
+
+    if (rc == 0)
+        rc = buf_putc(&out, '\n');
+    if (rc == 0)
+        rc = bsock_send_all(fd, out.data, out.len, deadline);
+    if (rc == 0)
+        trace_event("sent %zu", out.len);
+    buf_free(&out);
+    return rc;
+}
+
+/* lesson:fetch-line-deadline */
+/* Reads until fr holds a complete line and hands it out in *line and *len
+ * (borrowed from fr). Returns 1, 0 when the peer closed before a '\n',
+ * or a negative errno (-ETIMEDOUT, -EMSGSIZE for a line too long ...). */
+static int read_line(int fd, struct line_framer *fr, int64_t deadline,
+                     const char **line, size_t *len)
+{
+    for (;;) {
+        int rc = line_framer_next(fr, line, len);
+        size_t room;
+        char *dst;
+        ssize_t n;
+
+        if (rc != 0)
+            return rc; /* a line, or a line too long */
+        /* Before EVERY recv: the time left until the one deadline. A
+         * peer sending a byte every 100 ms wakes us often, but each wake
+         * leaves less time for the next recv, never more. */
+        rc = bsock_arm(fd, SO_RCVTIMEO, deadline);
+        if (rc < 0)
+            return rc; /* -ETIMEDOUT: no time left */
+        dst = line_framer_space(fr, &room);
+        n = recv(fd, dst, room, 0);
+        if (n > 0) {
+            trace_event("read %zd", n);
+            line_framer_commit(fr, (size_t)n);
+        } else if (n == 0) {
+            return 0;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK
+                   && errno != EINTR) {
+            return -errno;
+        }
+        /* EAGAIN: SO_RCVTIMEO ran out. Whether that was the deadline is
+         * for our own clock to say, at the top of the next round. */
+    }
+}
+
+/* The whole operation on the socket fd. Returns 1 with the line in *line
+ * and *len (borrowed from fr), 0 when the peer closed before a '\n', or a
+ * negative errno. */
+static int fetch(int fd, struct line_framer *fr, const char **line,
+                 size_t *len)
+{
+    /* Computed ONCE: connect, send and every read share it. */
+    int64_t deadline = clock_deadline_in(timeout_ms);
+    char shown[ADDR_TEXT_MAX];
+    int rc;
+
+    trace_event("deadline %lld ms", (long long)timeout_ms);
+    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
+                                             shown, sizeof(shown)));
+    rc = bsock_connect(fd, &peer, deadline);
+    if (rc < 0)
+        return rc;
+    trace_event("connected");
+    if (send_text != NULL) {
+        rc = send_line(fd, deadline);
+        if (rc < 0)
+            return rc;
+    }
+    return read_line(fd, fr, deadline, line, len);
+}
+/* end */
+
+/* Prints the line and its '\n' with one write, then flushes.
+ * Returns 0 or a negative errno. */
+static int print_line(const char *line, size_t len)
+{
+    struct buf out = BUF_INIT;
+    int rc = buf_append(&out, line, len);
+
+    if (rc == 0)
+        rc = buf_putc(&out, '\n');
+    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len
+                    || fflush(stdout) != 0))
+        rc = errno != 0 ? -errno : -EIO;
+    buf_free(&out);
+    return rc;
+}
+
+/* Says why fetch() failed, on stderr, and returns the exit status. */
+static int report_failure(int rc)
+{
+    if (rc == -ETIMEDOUT) {
+        trace_event("timed-out");
+        report_timeout(timeout_ms);
+        return EXIT_TIMEOUT;
+    }
+    if (rc == 0) {
+        trace_event("error closed before a newline");
+        report_error("peer closed the connection before a newline");
+    } else {
+        trace_event("error %s", report_strerror(rc));
+        report_error("%s", report_strerror(rc));
+    }
+    return EXIT_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+    struct line_framer fr;
+    const char *line;
+    size_t len;
+    int status, rc, fd;
+
+    proc_setup();
+    if (!opts_parse(&spec, argc, argv, &status))
+        return status;
+    trace_enable(trace_on);
+    if (line_framer_init(&fr, LINE_MAX_BYTES) < 0) {
+        report_error("out of memory");
+        return EXIT_ERROR;
+    }
+    fd = bsock_socket(&peer);
+    if (fd < 0) {
+        line_framer_free(&fr);
+        report_error("socket: %s", report_strerror(fd));
+        return EXIT_ERROR;
+    }
+    rc = fetch(fd, &fr, &line, &len);
+    if (rc == 1) {
+        trace_bytes("line", line, len);
+        rc = print_line(line, len);
+        status = rc < 0 ? EXIT_ERROR : EXIT_DONE;
+        if (rc < 0)
+            report_error("stdout: %s", report_strerror(rc));
+    } else {
+        status = report_failure(rc);
+    }
+    /* Closing the socket is what tells the peer we are gone (FL-2). */
+    close(fd);
+    trace_event("closed");
+    line_framer_free(&fr);
+    return status;
+}
