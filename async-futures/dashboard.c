@@ -1,0 +1,237 @@
+/* dashboard: every tick, print the events a source sent since the last one
+ * (the async-futures way: one coroutine that selects over "the next tick"
+ * and "the next event").
+ *
+ * The whole program is one loop: wait for whichever comes first, the next
+ * tick of an absolute schedule or the next line from the source; a tick
+ * writes the batch, a line joins it. Notice:
+ *   - the tick is the FIRST branch of the select, and select lets the
+ *     lowest index win a tie: when a tick is due, it is written even if
+ *     events are pouring in (DB-3), and the losing read loses nothing
+ *     (its bytes stay buffered for the next one);
+ *   - skipping missed ticks is the interval's policy (timer.h): it hands
+ *     out the latest tick due, so a program that fell behind writes one
+ *     late batch, never a burst (DB-1);
+ *   - a flood costs bounded memory: once a batch holds BATCH_BYTES_MAX
+ *     bytes, the read branch is left out of the select until the next
+ *     tick, and TCP slows the source down meanwhile. Not polling the read
+ *     IS pausing it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "clock.h"
+#include "fut/co.h"
+#include "fut/comb.h"
+#include "fut/exec.h"
+#include "fut/tcp.h"
+#include "fut/timer.h"
+#include "json.h"
+#include "line.h"
+#include "opts.h"
+#include "proc.h"
+#include "report.h"
+#include "trace.h"
+
+/* How many bytes of JSON may wait for the next tick before reading stops
+ * until that tick (a few longest lines' worth). */
+enum { BATCH_BYTES_MAX = 16 * LINE_MAX_BYTES };
+
+/* The command line; set once by opts_parse() in main(). */
+static struct addr peer;
+static int64_t tick_ms = 500;
+static bool trace_on = false;
+
+static const struct opt options[] = {
+    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
+     "the event source to connect to"},
+    {"tick-ms", OPT_INT, &tick_ms, 0, 10, INT32_MAX, "N",
+     "write a batch every N ms (default 500)"},
+    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+     "narrate what happens on stderr"},
+};
+
+static const struct opts_spec spec = {
+    "dashboard",
+    "Print, every tick, a JSON batch of the events a source "
+    "sent since the last tick.",
+    options,
+    sizeof(options) / sizeof(options[0]),
+};
+
+/* Everything that lives across an await. */
+struct dash {
+    struct fut base;
+    struct co co;
+    uv_loop_t *loop;
+    struct fut *op;            /* the select being awaited, or NULL */
+    struct fut_tcp *conn;      /* NULL until connected */
+    struct fut_interval *iv;   /* the schedule; NULL until connected */
+    int64_t tick;              /* the tick the interval handed out */
+    int64_t last_tick;         /* the last tick written */
+    size_t winner;             /* which branch of the select won */
+    const char *line;          /* the event read, borrowed from conn */
+    size_t len;
+    struct buf events;         /* the batch's events, as JSON strings */
+    size_t count;              /* how many */
+    struct buf out;            /* one batch line, reused */
+    int rc;
+};
+
+/* Writes the pending events as batch `tick` and empties them. Returns 0
+ * or a negative errno. */
+static int write_batch(struct dash *d, int64_t tick, bool final)
+{
+    int rc;
+
+    if (tick > d->last_tick + 1)
+        trace_event("tick %" PRId64 " to %" PRId64 " skipped",
+                    d->last_tick + 1, tick - 1);
+    buf_clear(&d->out);
+    rc = buf_printf(&d->out,
+                    "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
+                    tick, clock_since_start_ms());
+    if (rc == 0)
+        rc = buf_append(&d->out, d->events.data, d->events.len);
+    if (rc == 0)
+        rc = buf_puts(&d->out, final ? "],\"final\":true}\n" : "]}\n");
+    if (rc < 0)
+        return rc;
+    trace_event("tick %" PRId64 " %zu events%s", tick, d->count,
+                final ? " final" : "");
+    buf_clear(&d->events);
+    d->count = 0;
+    d->last_tick = tick;
+    /* Our own stdout is the one thing we let block the loop (as the other
+     * tracks do), rather than queue batches without bound. */
+    fwrite(d->out.data, 1, d->out.len, stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return -EIO;
+    return 0;
+}
+
+static int add_event(struct dash *d, const char *line, size_t len)
+{
+    if (d->count > 0 && buf_putc(&d->events, ',') < 0)
+        return -ENOMEM;
+    d->count++;
+    return json_append_string(&d->events, line, len);
+}
+
+/* The select of one turn: the next tick first (it wins ties), then the
+ * next event unless the batch is full. */
+static struct fut *next_turn(struct dash *d)
+{
+    struct fut *fs[2];
+    size_t n = 0;
+
+    fs[n++] = fut_interval_tick(d->iv, &d->tick);
+    if (d->events.len < BATCH_BYTES_MAX)
+        fs[n++] = fut_tcp_read_line(d->conn, &d->line, &d->len);
+    else
+        trace_event("paused until the next tick");
+    return fut_select(fs, n, &d->winner);
+}
+
+/* lesson:af-dashboard-select */
+static enum fut_poll dash_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct dash *d = (struct dash *)f;
+
+    CO_BEGIN(&d->co);
+    d->op = fut_tcp_connect(d->loop, (struct sockaddr *)&peer.ss, &d->conn);
+    CO_AWAIT_TAKE(&d->co, ctx, &d->op, d->rc);
+    if (d->rc < 0)
+        CO_RETURN(&d->co, d, d->rc);
+    trace_event("connected");
+    d->iv = fut_interval_new(d->loop, clock_start_ms(), tick_ms);
+    if (d->iv == NULL)
+        CO_RETURN(&d->co, d, -ENOMEM);
+    for (;;) {
+        d->op = next_turn(d);
+        CO_AWAIT_TAKE(&d->co, ctx, &d->op, d->rc);
+        if (d->winner == 0 && d->rc == 0)
+            d->rc = write_batch(d, d->tick, false);
+        else if (d->winner == 1 && d->rc == 1)
+            d->rc = add_event(d, d->line, d->len);
+        else
+            break; /* the source closed (0) or failed (< 0) */
+        if (d->rc < 0)
+            break;
+    }
+    /* The last batch, marked final, then the error if there was one. */
+    if (d->rc == 0)
+        trace_event("closed by the source");
+    if (write_batch(d, d->last_tick + 1, true) < 0 && d->rc == 0)
+        d->rc = -EIO;
+    CO_RETURN(&d->co, d, d->rc);
+    CO_END(&d->co);
+}
+/* end */
+
+static void dash_drop(struct fut *f)
+{
+    struct dash *d = (struct dash *)f;
+
+    fut_clear(&d->op);
+    fut_interval_close(d->iv);
+    fut_tcp_close(d->conn);
+    buf_free(&d->events);
+    buf_free(&d->out);
+    fut_free_mem(f);
+}
+
+static const struct fut_vtable dash_vt = {"dashboard", dash_poll, dash_drop};
+
+static struct fut *dash_new(uv_loop_t *loop)
+{
+    struct dash *d = (struct dash *)fut_alloc(&dash_vt, sizeof *d);
+
+    if (d == NULL)
+        return fut_ready(-ENOMEM);
+    d->loop = loop;
+    d->events = (struct buf)BUF_INIT;
+    d->out = (struct buf)BUF_INIT;
+    return &d->base;
+}
+
+int main(int argc, char **argv)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    char shown[ADDR_TEXT_MAX];
+    int status = EXIT_ERROR;
+    int rc;
+
+    proc_setup();
+    if (!opts_parse(&spec, argc, argv, &status))
+        return status;
+    trace_enable(trace_on);
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    if (ex == NULL) {
+        report_error("out of memory");
+        return EXIT_ERROR;
+    }
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&peer.ss, shown,
+                            sizeof shown));
+    rc = fut_exec_block_on(ex, dash_new(&loop), "dashboard");
+    status = EXIT_DONE;
+    if (rc < 0) {
+        trace_event("error %s", report_strerror(rc));
+        report_error("%s", report_strerror(rc));
+        status = EXIT_ERROR;
+    }
+    fut_exec_free(ex);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        report_error("a libuv handle was left open");
+    return status;
+}

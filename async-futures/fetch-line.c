@@ -1,0 +1,199 @@
+/* fetch-line: connect, send a line, read one line back, all within one
+ * deadline (the async-futures way: one coroutine, wrapped in a timeout).
+ *
+ * The operation reads top to bottom like the blocking version: connect,
+ * send, read a line, print it. Notice three things:
+ *   - the deadline is not in the operation at all: main wraps the whole
+ *     coroutine in fut_timeout(), which computes ONE deadline, once, and
+ *     covers connect, send and every read together (FL-1);
+ *   - cancelling is dropping: when the deadline passes, the timeout drops
+ *     the coroutine, which drops whatever step it was waiting on and
+ *     closes the socket, synchronously, so the peer sees the close at once
+ *     (FL-2) and no callback can touch the operation afterwards;
+ *   - no state enum is written by hand: each CO_AWAIT is a resume point,
+ *     and the struct holds only what lives across one.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "clock.h"
+#include "fut/co.h"
+#include "fut/comb.h"
+#include "fut/exec.h"
+#include "fut/tcp.h"
+#include "opts.h"
+#include "proc.h"
+#include "report.h"
+#include "trace.h"
+
+/* The command line; set once by opts_parse() in main(). */
+static struct addr peer;
+static int64_t timeout_ms = 5000;
+static const char *send_text = NULL;
+static bool trace_on = false;
+
+static const struct opt options[] = {
+    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
+     "where to connect"},
+    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
+     "deadline for the whole operation, in ms (default 5000)"},
+    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
+     "send TEXT and a newline before reading"},
+    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+     "narrate what happens on stderr"},
+};
+
+static const struct opts_spec spec = {
+    "fetch-line",
+    "Connect, optionally send a line, print the first line "
+    "read back, all within one deadline.",
+    options,
+    sizeof(options) / sizeof(options[0]),
+};
+
+/* The peer closed before a '\n': not an errno, so a result of our own. */
+#define FETCH_EOF (-ENODATA)
+
+/* Everything that lives across an await. */
+struct fetch {
+    struct fut base;
+    struct co co;
+    uv_loop_t *loop;
+    struct fut *op;        /* the step being awaited, or NULL */
+    struct fut_tcp *conn;  /* NULL until connected */
+    struct buf request;    /* "TEXT\n", empty without --send */
+    const char *line;      /* the line read, borrowed from conn */
+    size_t len;
+    int rc;
+};
+
+static int print_line(const char *line, size_t len)
+{
+    trace_bytes("line", line, len);
+    fwrite(line, 1, len, stdout);
+    putchar('\n');
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return -EIO;
+    return 0;
+}
+
+/* lesson:af-fetch-line-steps */
+static enum fut_poll fetch_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct fetch *s = (struct fetch *)f;
+
+    CO_BEGIN(&s->co);
+    s->op = fut_tcp_connect(s->loop, (struct sockaddr *)&peer.ss, &s->conn);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    if (s->rc < 0)
+        CO_RETURN(&s->co, s, s->rc);
+    trace_event("connected");
+    if (s->request.len > 0) {
+        s->op = fut_tcp_write_all(s->conn, s->request.data, s->request.len);
+        CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+        if (s->rc < 0)
+            CO_RETURN(&s->co, s, s->rc);
+        trace_event("sent %zu", s->request.len);
+    }
+    s->op = fut_tcp_read_line(s->conn, &s->line, &s->len);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    if (s->rc <= 0)
+        CO_RETURN(&s->co, s, s->rc == 0 ? FETCH_EOF : s->rc);
+    CO_RETURN(&s->co, s, print_line(s->line, s->len));
+    CO_END(&s->co);
+}
+/* end */
+
+/* Cancelling at any await point is the same: drop the pending step, close
+ * the connection (the peer sees it at once), free. */
+static void fetch_drop(struct fut *f)
+{
+    struct fetch *s = (struct fetch *)f;
+
+    fut_clear(&s->op);
+    fut_tcp_close(s->conn);
+    buf_free(&s->request);
+    fut_free_mem(f);
+}
+
+static const struct fut_vtable fetch_vt = {"fetch", fetch_poll, fetch_drop};
+
+static struct fut *fetch_new(uv_loop_t *loop)
+{
+    struct fetch *s = (struct fetch *)fut_alloc(&fetch_vt, sizeof *s);
+
+    if (s == NULL)
+        return fut_ready(-ENOMEM);
+    s->loop = loop;
+    s->request = (struct buf)BUF_INIT;
+    if (send_text != NULL && (buf_puts(&s->request, send_text) < 0 ||
+                              buf_putc(&s->request, '\n') < 0)) {
+        fetch_drop(&s->base);
+        return fut_ready(-ENOMEM);
+    }
+    return &s->base;
+}
+
+/* The exit status for the operation's result, with its one message. */
+static int report_result(int rc)
+{
+    switch (rc) {
+    case 0:
+        return EXIT_DONE;
+    case -ETIMEDOUT:
+        trace_event("timed-out");
+        report_timeout(timeout_ms);
+        return EXIT_TIMEOUT;
+    case FETCH_EOF:
+        trace_event("error closed before a newline");
+        report_error("peer closed the connection before a newline");
+        return EXIT_ERROR;
+    default:
+        trace_event("error %s", report_strerror(rc));
+        report_error("%s", report_strerror(rc));
+        return EXIT_ERROR;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    char shown[ADDR_TEXT_MAX];
+    int status = EXIT_ERROR;
+    int rc;
+
+    proc_setup();
+    if (!opts_parse(&spec, argc, argv, &status))
+        return status;
+    trace_enable(trace_on);
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    if (ex == NULL) {
+        report_error("out of memory");
+        return EXIT_ERROR;
+    }
+    trace_event("deadline %lld ms", (long long)timeout_ms);
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&peer.ss, shown,
+                            sizeof shown));
+    /* lesson:af-fetch-line-timeout */
+    /* The whole operation, under one deadline computed here, once. */
+    rc = fut_exec_block_on(ex, fut_timeout(&loop, timeout_ms, fetch_new(&loop)),
+                           "fetch-line");
+    /* end */
+    status = report_result(rc);
+    /* Whatever was cancelled has been closed already; the loop only has
+     * close callbacks left to run. */
+    fut_exec_free(ex);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    trace_event("closed");
+    if (uv_loop_close(&loop) != 0)
+        report_error("a libuv handle was left open");
+    return status;
+}
