@@ -6,6 +6,8 @@
 #   make unit            only the C unit tests (Criterion)
 #   make conformance     only the conformance suite (TRACK=... PROGRAM=...)
 #   make mutants-test    show that the suite catches every known-wrong design
+#   make tracks-test     each track's concurrency model (strace), valgrind
+#   make test-san        unit + conformance on the ASan and TSan builds
 #   make SAN=address     ASan+UBSan build into build-address/
 #   make SAN=thread      TSan build into build-thread/
 #   make CC=clang        build with clang
@@ -113,12 +115,12 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 # ---------------------------------------------------------------------------
 
 .PHONY: all deps test unit conformance mutants mutants-test tsan-plain \
-        check-deps clean help
+        tracks-test test-san check-deps clean help
 
 all: check-deps $(PROGRAMS)
 
 help:
-	@sed -n '4,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -190,7 +192,7 @@ mutants: $(MUTANTS)
 # ---------------------------------------------------------------------------
 # Tests
 
-test: all unit tsan-plain conformance mutants-test
+test: all unit tsan-plain conformance tracks-test mutants-test
 
 # A sanitizer finding inside a Criterion test (a leak, say) does not make
 # the test fail, so each test's output is also searched for sanitizer
@@ -224,6 +226,18 @@ endif
 conformance: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+
+# Each track is concurrent only in its own way (strace), and every program
+# releases what it took (valgrind).
+tracks-test: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/tracks $(PYTEST_FLAGS)
+
+# The sanitizer builds through the unit tests and the conformance suite:
+# ASan+UBSan for everything, TSan for the threads track.
+test-san:
+	$(MAKE) --no-print-directory SAN=address BUILD=build-address unit conformance
+	$(MAKE) --no-print-directory SAN=thread BUILD=build-thread conformance \
+	    TRACK=blocking-threads
 
 mutants-test: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)

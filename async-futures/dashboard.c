@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "fut/co.h"
 #include "fut/comb.h"
@@ -34,7 +35,6 @@
 #include "fut/timer.h"
 #include "json.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -43,44 +43,25 @@
  * until that tick (a few longest lines' worth). */
 enum { BATCH_BYTES_MAX = 16 * LINE_MAX_BYTES };
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr peer;
-static int64_t tick_ms = 500;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "the event source to connect to"},
-    {"tick-ms", OPT_INT, &tick_ms, 0, 10, INT32_MAX, "N",
-     "write a batch every N ms (default 500)"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "narrate what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "dashboard",
-    "Print, every tick, a JSON batch of the events a source "
-    "sent since the last tick.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct dashboard_cli cli;
 
 /* Everything that lives across an await. */
 struct dash {
     struct fut base;
     struct co co;
     uv_loop_t *loop;
-    struct fut *op;            /* the select being awaited, or NULL */
-    struct fut_tcp *conn;      /* NULL until connected */
-    struct fut_interval *iv;   /* the schedule; NULL until connected */
-    int64_t tick;              /* the tick the interval handed out */
-    int64_t last_tick;         /* the last tick written */
-    size_t winner;             /* which branch of the select won */
-    const char *line;          /* the event read, borrowed from conn */
+    struct fut *op;          /* the select being awaited, or NULL */
+    struct fut_tcp *conn;    /* NULL until connected */
+    struct fut_interval *iv; /* the schedule; NULL until connected */
+    int64_t tick;            /* the tick the interval handed out */
+    int64_t last_tick;       /* the last tick written */
+    size_t winner;           /* which branch of the select won */
+    const char *line;        /* the event read, borrowed from conn */
     size_t len;
-    struct buf events;         /* the batch's events, as JSON strings */
-    size_t count;              /* how many */
-    struct buf out;            /* one batch line, reused */
+    struct buf events; /* the batch's events, as JSON strings */
+    size_t count;      /* how many */
+    struct buf out;    /* one batch line, reused */
     int rc;
 };
 
@@ -91,8 +72,8 @@ static int write_batch(struct dash *d, int64_t tick, bool final)
     int rc;
 
     if (tick > d->last_tick + 1)
-        trace_event("tick %" PRId64 " to %" PRId64 " skipped",
-                    d->last_tick + 1, tick - 1);
+        trace_event("tick %" PRId64 " to %" PRId64 " skipped", d->last_tick + 1,
+                    tick - 1);
     buf_clear(&d->out);
     rc = buf_printf(&d->out,
                     "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
@@ -145,12 +126,13 @@ static enum fut_poll dash_poll(struct fut *f, struct fut_ctx *ctx)
     struct dash *d = (struct dash *)f;
 
     CO_BEGIN(&d->co);
-    d->op = fut_tcp_connect(d->loop, (struct sockaddr *)&peer.ss, &d->conn);
+    d->op =
+        fut_tcp_connect(d->loop, (struct sockaddr *)&cli.source.ss, &d->conn);
     CO_AWAIT_TAKE(&d->co, ctx, &d->op, d->rc);
     if (d->rc < 0)
         CO_RETURN(&d->co, d, d->rc);
     trace_event("connected");
-    d->iv = fut_interval_new(d->loop, clock_start_ms(), tick_ms);
+    d->iv = fut_interval_new(d->loop, clock_start_ms(), cli.tick_ms);
     if (d->iv == NULL)
         CO_RETURN(&d->co, d, -ENOMEM);
     for (;;) {
@@ -210,9 +192,8 @@ int main(int argc, char **argv)
     int rc;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_dashboard(argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     uv_loop_init(&loop);
     ex = fut_exec_new(&loop);
     if (ex == NULL) {
@@ -220,7 +201,7 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     trace_event("connecting %s",
-                addr_format((const struct sockaddr *)&peer.ss, shown,
+                addr_format((const struct sockaddr *)&cli.source.ss, shown,
                             sizeof shown));
     rc = fut_exec_block_on(ex, dash_new(&loop), "dashboard");
     status = EXIT_DONE;

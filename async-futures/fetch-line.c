@@ -21,40 +21,18 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "fut/co.h"
 #include "fut/comb.h"
 #include "fut/exec.h"
 #include "fut/tcp.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr peer;
-static int64_t timeout_ms = 5000;
-static const char *send_text = NULL;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "where to connect"},
-    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
-     "deadline for the whole operation, in ms (default 5000)"},
-    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
-     "send TEXT and a newline before reading"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "narrate what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "fetch-line",
-    "Connect, optionally send a line, print the first line "
-    "read back, all within one deadline.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct fetch_line_cli cli;
 
 /* The peer closed before a '\n': not an errno, so a result of our own. */
 #define FETCH_EOF (-ENODATA)
@@ -64,10 +42,10 @@ struct fetch {
     struct fut base;
     struct co co;
     uv_loop_t *loop;
-    struct fut *op;        /* the step being awaited, or NULL */
-    struct fut_tcp *conn;  /* NULL until connected */
-    struct buf request;    /* "TEXT\n", empty without --send */
-    const char *line;      /* the line read, borrowed from conn */
+    struct fut *op;       /* the step being awaited, or NULL */
+    struct fut_tcp *conn; /* NULL until connected */
+    struct buf request;   /* "TEXT\n", empty without --send */
+    const char *line;     /* the line read, borrowed from conn */
     size_t len;
     int rc;
 };
@@ -88,7 +66,7 @@ static enum fut_poll fetch_poll(struct fut *f, struct fut_ctx *ctx)
     struct fetch *s = (struct fetch *)f;
 
     CO_BEGIN(&s->co);
-    s->op = fut_tcp_connect(s->loop, (struct sockaddr *)&peer.ss, &s->conn);
+    s->op = fut_tcp_connect(s->loop, (struct sockaddr *)&cli.peer.ss, &s->conn);
     CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
     if (s->rc < 0)
         CO_RETURN(&s->co, s, s->rc);
@@ -131,8 +109,8 @@ static struct fut *fetch_new(uv_loop_t *loop)
         return fut_ready(-ENOMEM);
     s->loop = loop;
     s->request = (struct buf)BUF_INIT;
-    if (send_text != NULL && (buf_puts(&s->request, send_text) < 0 ||
-                              buf_putc(&s->request, '\n') < 0)) {
+    if (cli.send_text != NULL && (buf_puts(&s->request, cli.send_text) < 0 ||
+                                  buf_putc(&s->request, '\n') < 0)) {
         fetch_drop(&s->base);
         return fut_ready(-ENOMEM);
     }
@@ -147,7 +125,7 @@ static int report_result(int rc)
         return EXIT_DONE;
     case -ETIMEDOUT:
         trace_event("timed-out");
-        report_timeout(timeout_ms);
+        report_timeout(cli.timeout_ms);
         return EXIT_TIMEOUT;
     case FETCH_EOF:
         trace_event("error closed before a newline");
@@ -169,23 +147,22 @@ int main(int argc, char **argv)
     int rc;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_fetch_line("fetch-line", argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     uv_loop_init(&loop);
     ex = fut_exec_new(&loop);
     if (ex == NULL) {
         report_error("out of memory");
         return EXIT_ERROR;
     }
-    trace_event("deadline %lld ms", (long long)timeout_ms);
+    trace_event("deadline %lld ms", (long long)cli.timeout_ms);
     trace_event("connecting %s",
-                addr_format((const struct sockaddr *)&peer.ss, shown,
+                addr_format((const struct sockaddr *)&cli.peer.ss, shown,
                             sizeof shown));
     /* lesson:af-fetch-line-timeout */
     /* The whole operation, under one deadline computed here, once. */
-    rc = fut_exec_block_on(ex, fut_timeout(&loop, timeout_ms, fetch_new(&loop)),
-                           "fetch-line");
+    rc = fut_exec_block_on(
+        ex, fut_timeout(&loop, cli.timeout_ms, fetch_new(&loop)), "fetch-line");
     /* end */
     status = report_result(rc);
     /* Whatever was cancelled has been closed already; the loop only has

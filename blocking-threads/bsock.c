@@ -48,8 +48,8 @@ int bsock_arm(int fd, int optname, int64_t deadline_ms)
  * say whether it was the deadline. */
 static int bsock_should_retry(int err)
 {
-    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR
-           || err == EINPROGRESS || err == EALREADY;
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR ||
+           err == EINPROGRESS || err == EALREADY;
 }
 
 int bsock_connect(int fd, const struct addr *addr, int64_t deadline_ms)

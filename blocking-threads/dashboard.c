@@ -29,10 +29,10 @@
 #include "bsock.h"
 #include "buf.h"
 #include "chan.h"
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -44,28 +44,8 @@ enum { EVENTS_QUEUED_MAX = 64 };
  * reader to answer a cancellation (see source_cancel). */
 enum { CANCEL_RETRY_MS = 10 };
 
-/* The command line; set once by opts_parse() in main(), before the reader
- * exists, and only read afterwards. */
-static struct addr peer;
-static int64_t tick_ms = 500;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "the event source to read from"},
-    {"tick-ms", OPT_INT, &tick_ms, 0, 10, INT32_MAX, "N",
-     "print a batch every N ms (default 500)"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "print what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "dashboard",
-    "Read events from a source, one a line, and print them as a JSON batch "
-    "every tick.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct dashboard_cli cli;
 
 /* What the reader sends to main. */
 enum msg_kind {
@@ -77,11 +57,11 @@ enum msg_kind {
  * free(). */
 struct msg {
     enum msg_kind kind;
-    int err;          /* MSG_END: 0 when the source closed, else a negative
+    int err;        /* MSG_END: 0 when the source closed, else a negative
                          errno (-ECONNRESET, -EMSGSIZE ...) */
-    bool connected;   /* MSG_END: whether the connection was ever made */
-    size_t len;       /* MSG_EVENT: bytes in data */
-    char data[];      /* MSG_EVENT: the line, without its '\n' */
+    bool connected; /* MSG_END: whether the connection was ever made */
+    size_t len;     /* MSG_EVENT: bytes in data */
+    char data[];    /* MSG_EVENT: the line, without its '\n' */
 };
 
 /* What main and the reader share.
@@ -131,8 +111,7 @@ static void source_close_fd(struct source *src)
 
 /* Sends one line to main. Returns 0, or -ENOMEM, or -EPIPE when the
  * channel is closed. */
-static int reader_send_event(struct source *src, const char *line,
-                             size_t len)
+static int reader_send_event(struct source *src, const char *line, size_t len)
 {
     struct msg *m = malloc(sizeof(*m) + len);
 
@@ -192,7 +171,7 @@ static int reader_run(struct source *src, struct line_framer *fr,
                       bool *connected)
 {
     char shown[ADDR_TEXT_MAX];
-    int fd = bsock_socket(&peer);
+    int fd = bsock_socket(&cli.source);
     int rc;
 
     if (fd < 0)
@@ -201,9 +180,10 @@ static int reader_run(struct source *src, struct line_framer *fr,
         close(fd);
         return -ECANCELED;
     }
-    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
-                                             shown, sizeof(shown)));
-    rc = bsock_connect(fd, &peer, BSOCK_FOREVER);
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&cli.source.ss, shown,
+                            sizeof(shown)));
+    rc = bsock_connect(fd, &cli.source, BSOCK_FOREVER);
     if (rc == 0) {
         *connected = true;
         trace_event("connected");
@@ -266,15 +246,16 @@ static int batch_write(struct batch *b, int64_t tick, bool final)
 {
     struct buf out = BUF_INIT;
     int64_t ms = clock_since_start_ms();
-    int rc = buf_printf(&out, "{\"tick\":%" PRId64 ",\"ms\":%" PRId64
-                        ",\"events\":[", tick, ms);
+    int rc = buf_printf(&out,
+                        "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
+                        tick, ms);
 
     if (rc == 0 && b->json.len > 0)
         rc = buf_append(&out, b->json.data, b->json.len);
     if (rc == 0)
         rc = buf_puts(&out, final ? "],\"final\":true}\n" : "]}\n");
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len
-                    || fflush(stdout) != 0))
+    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+                    fflush(stdout) != 0))
         rc = errno != 0 ? -errno : -EIO;
     if (rc == 0)
         trace_event("tick %" PRId64 " %zu events%s", tick, b->count,
@@ -287,8 +268,7 @@ static int batch_write(struct batch *b, int64_t tick, bool final)
 
 /* Takes one message from the reader: an event goes into the batch; the
  * end is kept in *end. Returns 0 or a negative errno. */
-static int take_message(struct msg *m, struct batch *pending,
-                        struct msg **end)
+static int take_message(struct msg *m, struct batch *pending, struct msg **end)
 {
     int rc = 0;
 
@@ -308,8 +288,8 @@ static int take_message(struct msg *m, struct batch *pending,
  * tick does not push the next ones back. Returns 0 with the reader's last
  * message in *end (NULL if it had no memory for one), or a negative errno
  * when writing failed. *tick is the next tick number. */
-static int tick_loop(struct source *src, struct batch *pending,
-                     int64_t *tick, struct msg **end)
+static int tick_loop(struct source *src, struct batch *pending, int64_t *tick,
+                     struct msg **end)
 {
     /* The start on the ms clock, rounded UP: rounded down, a tick could
      * come up to 1 ms before K * tick_ms since the start. */
@@ -317,7 +297,7 @@ static int tick_loop(struct source *src, struct batch *pending,
 
     *end = NULL;
     for (;;) {
-        int64_t due = start + *tick * tick_ms;
+        int64_t due = start + *tick * cli.tick_ms;
         void *item;
         /* Wait for a message, but never past the tick's due time. */
         int rc = chan_recv_until(src->events, &item, due);
@@ -335,11 +315,11 @@ static int tick_loop(struct source *src, struct batch *pending,
             /* Late by whole periods (the process was stopped, say)? Then
              * write only the most recent tick that is due: the missed ones
              * are skipped, never written in a burst. */
-            int64_t now_tick = (clock_now_ms() - start) / tick_ms;
+            int64_t now_tick = (clock_now_ms() - start) / cli.tick_ms;
 
             if (now_tick > *tick) {
-                trace_event("tick %" PRId64 " to %" PRId64 " skipped",
-                            *tick, now_tick - 1);
+                trace_event("tick %" PRId64 " to %" PRId64 " skipped", *tick,
+                            now_tick - 1);
                 *tick = now_tick;
             }
             rc = batch_write(pending, *tick, false);
@@ -435,9 +415,8 @@ int main(int argc, char **argv)
     int status;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_dashboard(argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     src.events = chan_new(EVENTS_QUEUED_MAX);
     if (src.events == NULL || pthread_mutex_init(&src.lock, NULL) != 0) {
         report_error("out of memory");

@@ -23,9 +23,9 @@
 #include "bsock.h"
 #include "buf.h"
 #include "chan.h"
+#include "cli.h"
 #include "clock.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -34,39 +34,16 @@
  * worker to answer a cancellation (see watchdog_cancel). */
 enum { CANCEL_RETRY_MS = 10 };
 
-/* The command line; set once by opts_parse() in main(), before the worker
- * exists, and only read afterwards. */
-static struct addr peer;
-static int64_t timeout_ms = 5000;
-static const char *send_text = NULL;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "the peer to fetch a line from"},
-    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
-     "deadline for the whole operation, in ms (default 5000)"},
-    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
-     "send TEXT and a newline before reading"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "print what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "fetch-line-watchdog",
-    "Connect, send a line if asked, print the first line received; a "
-    "watchdog thread cancels it all at the deadline.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct fetch_line_cli cli;
 
 /* What the worker sends to main: the line, or why there is none. The
  * channel owns it in flight; main frees it with free(). */
 struct result {
-    int rc;       /* 1: line holds the line; 0: the peer closed before a
+    int rc;      /* 1: line holds the line; 0: the peer closed before a
                      '\n'; < 0: a negative errno (-ECANCELED if cancelled) */
-    size_t len;   /* bytes in line */
-    char line[];  /* the line, without its '\n' */
+    size_t len;  /* bytes in line */
+    char line[]; /* the line, without its '\n' */
 };
 
 /* What main and the worker share.
@@ -77,10 +54,10 @@ struct result {
  * file. */
 struct job {
     pthread_mutex_t lock;
-    int fd;                 /* (lock) the socket while open, else -1 */
-    bool cancelled;         /* (lock) set by main, never reset */
-    struct chan *results;   /* capacity 1: the worker's one result */
-    pthread_t worker;       /* written by main before anyone reads it */
+    int fd;               /* (lock) the socket while open, else -1 */
+    bool cancelled;       /* (lock) set by main, never reset */
+    struct chan *results; /* capacity 1: the worker's one result */
+    pthread_t worker;     /* written by main before anyone reads it */
 };
 
 /* Publishes fd, unless main has cancelled already.
@@ -155,7 +132,7 @@ static int worker_read_line(struct job *job, int fd, struct line_framer *fr,
 static int worker_send(int fd)
 {
     struct buf out = BUF_INIT;
-    int rc = buf_puts(&out, send_text);
+    int rc = buf_puts(&out, cli.send_text);
 
     if (rc == 0)
         rc = buf_putc(&out, '\n');
@@ -174,15 +151,16 @@ static int worker_fetch(struct job *job, int fd, struct line_framer *fr,
     char shown[ADDR_TEXT_MAX];
     int rc;
 
-    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
-                                             shown, sizeof(shown)));
-    rc = bsock_connect(fd, &peer, BSOCK_FOREVER);
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&cli.peer.ss, shown,
+                            sizeof(shown)));
+    rc = bsock_connect(fd, &cli.peer, BSOCK_FOREVER);
     if (rc == 0 && job_cancelled(job))
         rc = -ECANCELED;
     if (rc < 0)
         return rc;
     trace_event("connected");
-    if (send_text != NULL) {
+    if (cli.send_text != NULL) {
         rc = worker_send(fd);
         if (rc == 0 && job_cancelled(job))
             rc = -ECANCELED;
@@ -214,7 +192,7 @@ static void *worker_main(void *arg)
     const char *line = NULL;
     size_t len = 0;
     int rc = line_framer_init(&fr, LINE_MAX_BYTES);
-    int fd = rc < 0 ? rc : bsock_socket(&peer);
+    int fd = rc < 0 ? rc : bsock_socket(&cli.peer);
 
     if (fd < 0) {
         rc = fd;
@@ -287,8 +265,8 @@ static int print_line(const char *line, size_t len)
 
     if (rc == 0)
         rc = buf_putc(&out, '\n');
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len
-                    || fflush(stdout) != 0))
+    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+                    fflush(stdout) != 0))
         rc = errno != 0 ? -errno : -EIO;
     buf_free(&out);
     return rc;
@@ -319,12 +297,12 @@ static int report_result(const struct result *res)
 static int watch(struct job *job)
 {
     /* Computed ONCE, before the worker starts. */
-    int64_t deadline = clock_deadline_in(timeout_ms);
+    int64_t deadline = clock_deadline_in(cli.timeout_ms);
     struct result *res;
     void *item = NULL;
     int rc, status;
 
-    trace_event("deadline %lld ms", (long long)timeout_ms);
+    trace_event("deadline %lld ms", (long long)cli.timeout_ms);
     rc = pthread_create(&job->worker, NULL, worker_main, job);
     if (rc != 0) {
         report_error("pthread_create: %s", strerror(rc));
@@ -334,7 +312,7 @@ static int watch(struct job *job)
     if (rc == -ETIMEDOUT) {
         trace_event("timed-out");
         free(watchdog_cancel(job));
-        report_timeout(timeout_ms);
+        report_timeout(cli.timeout_ms);
         return EXIT_TIMEOUT;
     }
     /* The worker answered: it has nothing left to do but return. */
@@ -352,9 +330,8 @@ int main(int argc, char **argv)
     int status;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_fetch_line("fetch-line-watchdog", argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     job.results = chan_new(1);
     if (job.results == NULL || pthread_mutex_init(&job.lock, NULL) != 0) {
         report_error("out of memory");

@@ -19,43 +19,21 @@
 #include "addr.h"
 #include "bsock.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr peer;
-static int64_t timeout_ms = 5000;
-static const char *send_text = NULL;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "the peer to fetch a line from"},
-    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
-     "deadline for the whole operation, in ms (default 5000)"},
-    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
-     "send TEXT and a newline before reading"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "print what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "fetch-line",
-    "Connect, send a line if asked, print the first line received; one "
-    "deadline bounds it all.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct fetch_line_cli cli;
 
 /* Sends send_text and its '\n' in one go. Returns 0 or a negative errno. */
 static int send_line(int fd, int64_t deadline)
 {
     struct buf out = BUF_INIT;
-    int rc = buf_puts(&out, send_text);
+    int rc = buf_puts(&out, cli.send_text);
 
     if (rc == 0)
         rc = buf_putc(&out, '\n');
@@ -95,8 +73,7 @@ static int read_line(int fd, struct line_framer *fr, int64_t deadline,
             line_framer_commit(fr, (size_t)n);
         } else if (n == 0) {
             return 0;
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK
-                   && errno != EINTR) {
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             return -errno;
         }
         /* EAGAIN: SO_RCVTIMEO ran out. Whether that was the deadline is
@@ -107,22 +84,22 @@ static int read_line(int fd, struct line_framer *fr, int64_t deadline,
 /* The whole operation on the socket fd. Returns 1 with the line in *line
  * and *len (borrowed from fr), 0 when the peer closed before a '\n', or a
  * negative errno. */
-static int fetch(int fd, struct line_framer *fr, const char **line,
-                 size_t *len)
+static int fetch(int fd, struct line_framer *fr, const char **line, size_t *len)
 {
     /* Computed ONCE: connect, send and every read share it. */
-    int64_t deadline = clock_deadline_in(timeout_ms);
+    int64_t deadline = clock_deadline_in(cli.timeout_ms);
     char shown[ADDR_TEXT_MAX];
     int rc;
 
-    trace_event("deadline %lld ms", (long long)timeout_ms);
-    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
-                                             shown, sizeof(shown)));
-    rc = bsock_connect(fd, &peer, deadline);
+    trace_event("deadline %lld ms", (long long)cli.timeout_ms);
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&cli.peer.ss, shown,
+                            sizeof(shown)));
+    rc = bsock_connect(fd, &cli.peer, deadline);
     if (rc < 0)
         return rc;
     trace_event("connected");
-    if (send_text != NULL) {
+    if (cli.send_text != NULL) {
         rc = send_line(fd, deadline);
         if (rc < 0)
             return rc;
@@ -140,8 +117,8 @@ static int print_line(const char *line, size_t len)
 
     if (rc == 0)
         rc = buf_putc(&out, '\n');
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len
-                    || fflush(stdout) != 0))
+    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+                    fflush(stdout) != 0))
         rc = errno != 0 ? -errno : -EIO;
     buf_free(&out);
     return rc;
@@ -152,7 +129,7 @@ static int report_failure(int rc)
 {
     if (rc == -ETIMEDOUT) {
         trace_event("timed-out");
-        report_timeout(timeout_ms);
+        report_timeout(cli.timeout_ms);
         return EXIT_TIMEOUT;
     }
     if (rc == 0) {
@@ -173,14 +150,13 @@ int main(int argc, char **argv)
     int status, rc, fd;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_fetch_line("fetch-line", argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     if (line_framer_init(&fr, LINE_MAX_BYTES) < 0) {
         report_error("out of memory");
         return EXIT_ERROR;
     }
-    fd = bsock_socket(&peer);
+    fd = bsock_socket(&cli.peer);
     if (fd < 0) {
         line_framer_free(&fr);
         report_error("socket: %s", report_strerror(fd));

@@ -55,50 +55,18 @@
 #include "addr.h"
 #include "bsock.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "jfile.h"
 #include "jrec.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "server.h"
 #include "trace.h"
 
-/* ------------------------------------------------------------------------
- * Options (set by opts_parse() before any thread exists, then read-only) */
-
-static struct addr listen_addr;
-static const char *file_path;
-static int64_t flush_ms = 200;
-static int64_t replay_timeout_ms = 5000;
-static int64_t max_backlog = 8388608;
-static int64_t max_clients = 1024;
-static bool tracing;
-
-static const struct opt options[] = {
-    {"listen", OPT_ADDR, &listen_addr, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "where to accept publishers and subscribers"},
-    {"file", OPT_STRING, &file_path, OPT_REQUIRED, 0, 0, "PATH",
-     "the journal file (created if missing)"},
-    {"flush-ms", OPT_INT, &flush_ms, 0, 1, INT32_MAX, "N",
-     "write pending events to the file every N ms (default 200)"},
-    {"replay-timeout-ms", OPT_INT, &replay_timeout_ms, 0, 1, INT32_MAX, "N",
-     "close a subscriber whose replay takes longer (default 5000)"},
-    {"max-backlog", OPT_INT, &max_backlog, 0, 1, INT64_MAX, "BYTES",
-     "close a subscriber with more unsent bytes (default 8388608)"},
-    {"max-clients", OPT_INT, &max_clients, 0, 1, INT32_MAX, "N",
-     "connections served at once (default 1024)"},
-    {"trace", OPT_FLAG, &tracing, 0, 0, 0, NULL,
-     "print what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "journal",
-    "Store events in a journal file and stream them to subscribers.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct journal_cli cli;
 
 /* Bytes per read() of the file, and per send() of a subscriber's queue. */
 enum { IO_CHUNK = 64 * 1024 };
@@ -219,7 +187,7 @@ static int file_write(const struct buf *records, size_t count)
     rc = jfile_append(&j.file, records->data, records->len);
     if (rc < 0) {
         j.file_failed = true;
-        report_error("writing %s: %s", file_path, report_strerror(rc));
+        report_error("writing %s: %s", cli.file, report_strerror(rc));
         journal_stop(EXIT_ERROR);
         return rc;
     }
@@ -272,7 +240,7 @@ static void *flusher_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&j.lock);
     while (!j.stopping) {
-        int64_t due = j.pending_since + flush_ms;
+        int64_t due = j.pending_since + cli.flush_ms;
 
         if (j.pending.len == 0) {
             pthread_cond_wait(&j.flush_wake, &j.lock);
@@ -343,7 +311,7 @@ static void queue_for_subscribers_locked(const char *record, size_t len)
     while (s != NULL) {
         struct sub *next = s->next; /* s may leave the list */
 
-        if (s->unsent + len > (uint64_t)max_backlog) {
+        if (s->unsent + len > (uint64_t)cli.max_backlog) {
             trace_event("backlog-exceeded #%" PRIu64 " %" PRIu64 " bytes",
                         s->conn->id, s->unsent + len);
             s->reset = true;
@@ -459,7 +427,7 @@ static int replay_send(struct sub *s, uint64_t end, int64_t deadline)
  * Returns 0, or a negative errno (-ETIMEDOUT: s did not read in time). */
 static int replay(struct sub *s)
 {
-    int64_t deadline = clock_deadline_in(replay_timeout_ms);
+    int64_t deadline = clock_deadline_in(cli.replay_timeout_ms);
     struct buf taken = BUF_INIT;
     size_t count;
     uint64_t end;
@@ -677,23 +645,23 @@ static void serve(struct server_conn *c)
  * reporting. */
 static int open_file(void)
 {
-    int rc = jfile_open(&j.file, file_path);
+    int rc = jfile_open(&j.file, cli.file);
 
     if (rc == -EINVAL) {
         /* Line k of a journal holds SEQ k: the line number says which
          * record was expected. */
         report_error("%s line %" PRIu64 ": not a journal record"
                      " (expected \"%" PRIu64 " EVENT\")",
-                     file_path, j.file.bad_line, j.file.bad_line);
+                     cli.file, j.file.bad_line, j.file.bad_line);
         return -1;
     }
     if (rc < 0) {
-        report_error("%s: %s", file_path, report_strerror(rc));
+        report_error("%s: %s", cli.file, report_strerror(rc));
         return -1;
     }
     if (j.file.cut > 0)
         report_note("cut a torn last line (%" PRIu64 " bytes) from %s",
-                    j.file.cut, file_path);
+                    j.file.cut, cli.file);
     j.last_seq = j.file.last_seq;
     return 0;
 }
@@ -701,15 +669,15 @@ static int open_file(void)
 /* Listens, and says where (JR-1). Returns 0 or -1 after reporting. */
 static int open_server(void)
 {
-    const struct server_config cfg = {max_clients, "ERR busy\n", serve};
+    const struct server_config cfg = {cli.max_clients, "ERR busy\n", serve};
     char shown[ADDR_TEXT_MAX];
     int rc;
 
-    j.server = server_new(&listen_addr, &cfg, shown, sizeof(shown), &rc);
+    j.server = server_new(&cli.listen, &cfg, shown, sizeof(shown), &rc);
     if (j.server == NULL) {
         report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&listen_addr.ss,
-                                 shown, sizeof(shown)),
+                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
+                                 sizeof(shown)),
                      report_strerror(rc));
         return -1;
     }
@@ -753,7 +721,7 @@ static int shut_down(pthread_t flusher, pthread_t signals)
     pthread_mutex_unlock(&j.file_lock);
     rc = jfile_close(&j.file);
     if (rc < 0 && !j.file_failed) {
-        report_error("writing %s: %s", file_path, report_strerror(rc));
+        report_error("writing %s: %s", cli.file, report_strerror(rc));
         j.status = EXIT_ERROR;
     }
     server_free(j.server);
@@ -770,9 +738,8 @@ int main(int argc, char **argv)
     int status;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_journal(argc, argv, &cli, &status))
         return status;
-    trace_enable(tracing);
     /* Blocked here, before any thread exists, so every thread inherits the
      * mask and only the signal thread ever takes SIGINT or SIGTERM. */
     sigemptyset(&stop_signals);

@@ -15,7 +15,10 @@ struct buf {
     size_t cap; /* bytes allocated */
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                               \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 /* Appends n bytes. Returns 0, or -ENOMEM (b is unchanged then). */
 int buf_append(struct buf *b, const void *bytes, size_t n);

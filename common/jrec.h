@@ -22,8 +22,8 @@ int jrec_format(struct buf *out, uint64_t seq, const char *event, size_t len);
 
 /* Parses one record line (without its '\n'). Returns 0 and sets *seq and
  * *event and *event_len (borrowed from line), or -EINVAL. */
-int jrec_parse(const char *line, size_t len, uint64_t *seq,
-               const char **event, size_t *event_len);
+int jrec_parse(const char *line, size_t len, uint64_t *seq, const char **event,
+               size_t *event_len);
 
 /* Checks a journal file as its bytes arrive, in pieces of any size. */
 struct jrec_scanner {

@@ -43,10 +43,10 @@ struct opt {
 };
 
 struct opts_spec {
-    const char *program;     /* e.g. "fetch-line" */
-    const char *summary;     /* one sentence: what the program does */
-    const struct opt *opts;  /* the table (--help is added by opts_parse) */
-    size_t count;            /* entries in opts */
+    const char *program;    /* e.g. "fetch-line" */
+    const char *summary;    /* one sentence: what the program does */
+    const struct opt *opts; /* the table (--help is added by opts_parse) */
+    size_t count;           /* entries in opts */
 };
 
 /* Parses argv against spec. Returns true when the program should go on.

@@ -22,10 +22,10 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "json.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -36,27 +36,8 @@
  * source down meanwhile. */
 enum { BATCH_BYTES_MAX = 16 * LINE_MAX_BYTES };
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr peer;
-static int64_t tick_ms = 500;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "the event source"},
-    {"tick-ms", OPT_INT, &tick_ms, 0, 10, INT32_MAX, "N",
-     "time between batches, in ms (default 500)"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "narrate what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "dashboard",
-    "Print, every tick, a JSON batch of the events a source "
-    "sent since the last tick.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct dashboard_cli cli;
 
 enum dash_state {
     DASH_CONNECTING, /* uv_tcp_connect is pending; ticks already run */
@@ -165,7 +146,7 @@ static void dash_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
  * late the last tick was written. */
 static void dash_arm_ticker(struct dash *d)
 {
-    int64_t due = clock_start_ms() + d->next_tick * tick_ms;
+    int64_t due = clock_start_ms() + d->next_tick * cli.tick_ms;
 
     /* libuv's timers count from the loop's cached "now": refresh it. */
     uv_update_time(d->ticker.loop);
@@ -190,7 +171,7 @@ static void dash_start_reading(struct dash *d)
 static void dash_on_tick(uv_timer_t *timer)
 {
     struct dash *d = timer->data;
-    int64_t fell_due = clock_since_start_ms() / tick_ms;
+    int64_t fell_due = clock_since_start_ms() / cli.tick_ms;
     int rc;
 
     switch (d->state) {
@@ -356,10 +337,12 @@ static int dash_start(uv_loop_t *loop, int *exit_status)
     d->next_tick = 1;
     dash_arm_ticker(d);
 
-    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
-                                             shown, sizeof(shown)));
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&cli.source.ss, shown,
+                            sizeof(shown)));
     rc = uv_tcp_connect(&d->connect_req, &d->tcp,
-                        (const struct sockaddr *)&peer.ss, dash_on_connect);
+                        (const struct sockaddr *)&cli.source.ss,
+                        dash_on_connect);
     if (rc < 0)
         dash_end(d, rc);
     return 0;
@@ -371,9 +354,8 @@ int main(int argc, char **argv)
     int status = EXIT_ERROR;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_dashboard(argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     uv_loop_init(&loop);
     if (dash_start(&loop, &status) < 0) {
         report_error("out of memory");

@@ -22,37 +22,15 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "clock.h"
 #include "line.h"
-#include "opts.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr peer;
-static int64_t timeout_ms = 5000;
-static const char *send_text = NULL;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"connect", OPT_ADDR, &peer, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "where to connect"},
-    {"timeout-ms", OPT_INT, &timeout_ms, 0, 1, INT32_MAX, "N",
-     "deadline for the whole operation, in ms (default 5000)"},
-    {"send", OPT_STRING, &send_text, 0, 0, 0, "TEXT",
-     "send TEXT and a newline before reading"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "narrate what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "fetch-line",
-    "Connect, optionally send a line, print the first line "
-    "read back, all within one deadline.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct fetch_line_cli cli;
 
 enum fetch_state {
     FETCH_CONNECTING, /* uv_tcp_connect is pending */
@@ -146,7 +124,7 @@ static void fetch_on_deadline(uv_timer_t *timer)
     case FETCH_SENDING:
     case FETCH_READING:
         trace_event("timed-out while %s", fetch_state_name(f->state));
-        report_timeout(timeout_ms);
+        report_timeout(cli.timeout_ms);
         fetch_end(f, FETCH_TIMED_OUT, EXIT_TIMEOUT);
         trace_event("cancelled");
         break;
@@ -316,8 +294,8 @@ static int fetch_start(uv_loop_t *loop, int *exit_status)
     int rc;
 
     if (f == NULL || line_framer_init(&f->framer, LINE_MAX_BYTES) < 0 ||
-        (send_text != NULL && (buf_puts(&f->request, send_text) < 0 ||
-                               buf_putc(&f->request, '\n') < 0))) {
+        (cli.send_text != NULL && (buf_puts(&f->request, cli.send_text) < 0 ||
+                                   buf_putc(&f->request, '\n') < 0))) {
         if (f != NULL) {
             line_framer_free(&f->framer);
             buf_free(&f->request);
@@ -336,13 +314,16 @@ static int fetch_start(uv_loop_t *loop, int *exit_status)
     /* The one deadline: started here, never restarted. libuv's timers
      * count from the loop's cached "now", so refresh it first. */
     uv_update_time(loop);
-    uv_timer_start(&f->deadline, fetch_on_deadline, (uint64_t)timeout_ms, 0);
-    trace_event("deadline %lld ms", (long long)timeout_ms);
+    uv_timer_start(&f->deadline, fetch_on_deadline, (uint64_t)cli.timeout_ms,
+                   0);
+    trace_event("deadline %lld ms", (long long)cli.timeout_ms);
 
-    trace_event("connecting %s", addr_format((const struct sockaddr *)&peer.ss,
-                                             shown, sizeof(shown)));
-    rc = uv_tcp_connect(&f->connect_req, &f->tcp,
-                        (const struct sockaddr *)&peer.ss, fetch_on_connect);
+    trace_event("connecting %s",
+                addr_format((const struct sockaddr *)&cli.peer.ss, shown,
+                            sizeof(shown)));
+    rc =
+        uv_tcp_connect(&f->connect_req, &f->tcp,
+                       (const struct sockaddr *)&cli.peer.ss, fetch_on_connect);
     if (rc < 0)
         fetch_fail(f, rc); /* e.g. EMFILE: no socket could be made */
     return 0;
@@ -354,9 +335,8 @@ int main(int argc, char **argv)
     int status = EXIT_ERROR;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_fetch_line("fetch-line", argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     uv_loop_init(&loop);
     if (fetch_start(&loop, &status) < 0) {
         report_error("out of memory");

@@ -31,10 +31,10 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "jrec.h"
 #include "jwriter.h"
 #include "line.h"
-#include "opts.h"
 #include "outq.h"
 #include "proc.h"
 #include "report.h"
@@ -47,39 +47,8 @@ enum { REPLAY_CHUNK = 64 * 1024 };
  * rests before it tries to accept again. */
 enum { RETRY_ACCEPT_MS = 100 };
 
-/* The command line; set once by opts_parse() in main(). */
-static struct addr listen_addr;
-static const char *file_path = NULL;
-static int64_t flush_ms = 200;
-static int64_t replay_timeout_ms = 5000;
-static int64_t max_backlog = 8 * 1024 * 1024;
-static int64_t max_clients = 1024;
-static bool trace_on = false;
-
-static const struct opt options[] = {
-    {"listen", OPT_ADDR, &listen_addr, OPT_REQUIRED, 0, 0, "HOST:PORT",
-     "where to listen (port 0: any free port)"},
-    {"file", OPT_STRING, &file_path, OPT_REQUIRED, 0, 0, "PATH",
-     "the journal file (created if missing)"},
-    {"flush-ms", OPT_INT, &flush_ms, 0, 1, INT32_MAX, "N",
-     "write waiting events at least every N ms (default 200)"},
-    {"replay-timeout-ms", OPT_INT, &replay_timeout_ms, 0, 1, INT32_MAX, "N",
-     "give up a replay after N ms (default 5000)"},
-    {"max-backlog", OPT_INT, &max_backlog, 0, 1, INT64_MAX, "BYTES",
-     "close a subscriber with more unsent bytes (default 8 MiB)"},
-    {"max-clients", OPT_INT, &max_clients, 0, 1, INT32_MAX, "N",
-     "connections served at once (default 1024)"},
-    {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
-     "narrate what happens on stderr"},
-};
-
-static const struct opts_spec spec = {
-    "journal",
-    "Store published events in a file and stream them, replay "
-    "first, to subscribers.",
-    options,
-    sizeof(options) / sizeof(options[0]),
-};
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct journal_cli cli;
 
 enum client_state {
     CL_HELLO,         /* waiting for the first line: PUB or SUB */
@@ -191,7 +160,7 @@ static int client_send(struct client *c, const char *bytes, size_t n)
         client_close(c, report_strerror(rc));
         return -1;
     }
-    if (outq_unsent(&c->out) > (uint64_t)max_backlog) {
+    if (outq_unsent(&c->out) > (uint64_t)cli.max_backlog) {
         trace_event("backlog-exceeded %s %zu bytes", c->peer,
                     outq_unsent(&c->out));
         client_close(c, "backlog exceeded");
@@ -481,8 +450,8 @@ static void replay_next(struct server *s)
     r->sub = c;
     r->state = RP_PAUSING;
     trace_event("replay-start %s", c->peer);
-    uv_timer_start(&r->timer, replay_on_timeout, (uint64_t)replay_timeout_ms,
-                   0);
+    uv_timer_start(&r->timer, replay_on_timeout,
+                   (uint64_t)cli.replay_timeout_ms, 0);
     jwriter_pause(&s->writer);
 }
 
@@ -786,7 +755,7 @@ static void listener_accept_all(struct server *s)
 
         if (fd >= 0) {
             l->noted = false;
-            if (s->connected >= max_clients) {
+            if (s->connected >= cli.max_clients) {
                 trace_event("busy");
                 listener_refuse(fd, "ERR busy\n");
             } else {
@@ -834,15 +803,14 @@ static void listener_on_readable(uv_poll_t *poll, int status, int events)
 static int listener_bind(struct listener *l)
 {
     int one = 1;
-    int fd = socket(listen_addr.ss.ss_family,
+    int fd = socket(cli.listen.ss.ss_family,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int err;
 
     if (fd < 0)
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, (const struct sockaddr *)&listen_addr.ss, listen_addr.len) <
-            0 ||
+        bind(fd, (const struct sockaddr *)&cli.listen.ss, cli.listen.len) < 0 ||
         listen(fd, SOMAXCONN) < 0) {
         err = -errno;
         close(fd);
@@ -977,21 +945,20 @@ int main(int argc, char **argv)
     int rc;
 
     proc_setup();
-    if (!opts_parse(&spec, argc, argv, &status))
+    if (!cli_journal(argc, argv, &cli, &status))
         return status;
-    trace_enable(trace_on);
     uv_loop_init(&loop);
     s.loop = &loop;
     rc = listener_bind(&s.listener);
     if (rc < 0) {
         report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&listen_addr.ss,
-                                 shown, sizeof(shown)),
+                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
+                                 sizeof(shown)),
                      report_strerror(rc));
         uv_loop_close(&loop);
         return EXIT_ERROR;
     }
-    if (jwriter_open(&s.writer, &loop, file_path, flush_ms, replay_on_paused,
+    if (jwriter_open(&s.writer, &loop, cli.file, cli.flush_ms, replay_on_paused,
                      server_on_writer_closed) < 0) {
         close(s.listener.fd);
         if (s.listener.spare_fd >= 0)

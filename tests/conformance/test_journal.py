@@ -666,9 +666,9 @@ def test_JR11_signal_flushes_every_event(prog, tmp_path, sig):
         f"after {signal.Signals(sig).name} the file holds no event (it "
         f"{problem or 'is empty'}): a shutdown must flush every pending "
         f"event (JR-11)")
-    check_file(path, count, _new, f"after {signal.Signals(sig).name} "
-               f"(JR-11: every event the journal read, exactly once, in "
-               f"order)")
+    check_file(path, count, _new, f"after {signal.Signals(sig).name}, "
+               f"where a shutdown must flush every pending event (JR-11: "
+               f"every event the journal read, exactly once, in order)")
 
 
 # ---------------------------------------------------------------------------

@@ -37,9 +37,9 @@ static unsigned counts[CONSUMERS][PRODUCERS * ITEMS_EACH];
 
 struct consumer {
     int id;
-    long timeouts;                /* chan_recv_until() that timed out */
-    int last_seq[PRODUCERS];      /* the last sequence seen per producer */
-    int out_of_order;             /* how often a producer's order broke */
+    long timeouts;           /* chan_recv_until() that timed out */
+    int last_seq[PRODUCERS]; /* the last sequence seen per producer */
+    int out_of_order;        /* how often a producer's order broke */
 };
 
 /* An item is producer * ITEMS_EACH + seq + 1 (never 0, never NULL). */
@@ -135,16 +135,18 @@ int main(void)
         pthread_join(consumers[c], NULL);
         timeouts += cons[c].timeouts;
         if (cons[c].out_of_order > 0) {
-            fprintf(stderr, "consumer %d saw a producer's items out of "
-                    "order %d times\n", c, cons[c].out_of_order);
+            fprintf(stderr,
+                    "consumer %d saw a producer's items out of "
+                    "order %d times\n",
+                    c, cons[c].out_of_order);
             return 1;
         }
     }
     chan_free(chan, NULL);
     errors = check_counts();
     printf("chan stress: %d items, %d producers, %d consumers, capacity %d, "
-           "%ld timed-out waits, %lld ms: %s\n", PRODUCERS * ITEMS_EACH,
-           PRODUCERS, CONSUMERS, CAPACITY, timeouts,
+           "%ld timed-out waits, %lld ms: %s\n",
+           PRODUCERS * ITEMS_EACH, PRODUCERS, CONSUMERS, CAPACITY, timeouts,
            (long long)(clock_now_ms() - t0), errors ? "FAILED" : "ok");
     return errors ? 1 : 0;
 }

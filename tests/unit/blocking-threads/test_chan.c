@@ -42,11 +42,11 @@ static void *item(uintptr_t n)
 /* A helper thread's work: one call on a channel and what came of it. */
 struct call {
     struct chan *c;
-    void *item;          /* to send, or received */
-    int64_t deadline;    /* for recv_until */
-    int rc;              /* the call's result */
-    atomic_bool done;    /* set once the call returned */
-    int64_t took_ms;     /* how long the call blocked */
+    void *item;       /* to send, or received */
+    int64_t deadline; /* for recv_until */
+    int rc;           /* the call's result */
+    atomic_bool done; /* set once the call returned */
+    int64_t took_ms;  /* how long the call blocked */
 };
 
 static void *do_send(void *arg)
@@ -142,7 +142,7 @@ Test(chan, recv_blocks_while_empty_until_an_item_is_sent, .timeout = 20)
     start(&t, do_recv, &call);
     sleep_ms(PAUSE_MS);
     cr_assert_not(atomic_load(&call.done), "recv returned from an empty "
-                  "channel");
+                                           "channel");
     cr_assert_eq(chan_send(c, item(7)), 0);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, 0);
@@ -211,8 +211,7 @@ Test(chan, recv_until_returns_a_queued_item_even_after_the_deadline)
     chan_free(c, NULL);
 }
 
-Test(chan, recv_until_returns_an_item_sent_before_the_deadline,
-     .timeout = 20)
+Test(chan, recv_until_returns_an_item_sent_before_the_deadline, .timeout = 20)
 {
     struct chan *c = chan_new(1);
     struct call call = {.c = c, .deadline = clock_deadline_in(FAR_DEADLINE_MS)};
@@ -245,8 +244,7 @@ Test(chan, close_wakes_a_blocked_recv, .timeout = 20)
     chan_free(c, NULL);
 }
 
-Test(chan, close_wakes_a_blocked_recv_until_before_its_deadline,
-     .timeout = 20)
+Test(chan, close_wakes_a_blocked_recv_until_before_its_deadline, .timeout = 20)
 {
     struct chan *c = chan_new(1);
     struct call call = {.c = c, .deadline = clock_deadline_in(FAR_DEADLINE_MS)};
