@@ -8,6 +8,7 @@
 #   make mutants-test    show that the suite catches every known-wrong design
 #   make tracks-test     each track's concurrency model (strace), valgrind
 #   make test-san        unit + conformance on the ASan and TSan builds
+#   make demo            the lecture demos: each version's timeline side by side
 #   make SAN=address     ASan+UBSan build into build-address/
 #   make SAN=thread      TSan build into build-thread/
 #   make CC=clang        build with clang
@@ -120,7 +121,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 all: check-deps $(PROGRAMS)
 
 help:
-	@sed -n '4,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,18p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -148,21 +149,22 @@ $(PROGRAMS): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJS) \
              $$(call track_objs,$$(firstword $$(subst /, ,$$*)))
 	$(say) LD $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@ \
+	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@ \
 	    $(call track_libs,$(firstword $(subst /, ,$*)))
 
 $(UNIT_BINS): $(BUILD)/%: %.c $$(call unit_objs,$$*) | check-deps
 	$(say) CC $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(CRITERION_CFLAGS) \
-	    $(call track_cflags,$(call unit_group,$*)) $^ -o $@ $(CRITERION_LIBS) \
+	    $(call track_cflags,$(call unit_group,$*)) $(filter %.c %.o,$^) \
+	    -o $@ $(CRITERION_LIBS) \
 	    $(call track_libs,$(call unit_group,$*))
 
 $(PLAIN_BINS): $(BUILD)/%: %.c $$(call unit_objs,$$*) | check-deps
 	$(say) CC $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(call track_cflags,$(call unit_group,$*)) \
-	    $^ -o $@ $(call track_libs,$(call unit_group,$*))
+	    $(filter %.c %.o,$^) -o $@ $(call track_libs,$(call unit_group,$*))
 
 $(BUILD)/mutants/%.c: tests/mutants/%.patch \
       $$(call patch_target,tests/mutants/$$*.patch)
@@ -182,7 +184,8 @@ $(BUILD)/mutants/%.o: $(BUILD)/mutants/%.c
 $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
       $$(call track_objs,$$(call mutant_track,$$*))
 	$(say) LD $@
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@ $(call track_libs,$(call mutant_track,$*))
+	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@ \
+	    $(call track_libs,$(call mutant_track,$*))
 
 # Keep the patched sources and objects: students read them.
 .PRECIOUS: $(BUILD)/mutants/%.c $(BUILD)/mutants/%.o
@@ -192,7 +195,7 @@ mutants: $(MUTANTS)
 # ---------------------------------------------------------------------------
 # Tests
 
-test: all unit tsan-plain conformance tracks-test mutants-test
+test: all unit tsan-plain conformance tracks-test mutants-test test-lessons
 
 # A sanitizer finding inside a Criterion test (a leak, say) does not make
 # the test fail, so each test's output is also searched for sanitizer
@@ -246,3 +249,56 @@ clean:
 	rm -rf build build-*
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# Lecture demos and lessons
+#
+#   make demo               every scene: each version's timeline side by side
+#   make demo DEMO=timeout  one scene (timeout, select, pause)
+#   make test-lessons       the lessons' code excerpts match the sources, and
+#                           the tests of the lesson tool and of the demo pass
+
+DEMO ?=
+
+.PHONY: demo test-lessons
+
+demo: all mutants
+	@KIT_BUILD=$(BUILD) $(PYTHON) demo/demo.py $(DEMO)
+
+test-lessons: all mutants
+	$(PYTHON) lessons/excerpts.py --check
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/lessons tests/demo $(PYTEST_FLAGS)
+
+# ---------------------------------------------------------------------------
+# The grader (grader/README.md)
+#
+#   make grade TRACK=t SUBMISSION=path        grade one submission
+#   make grade TRACK=t BATCH=dir [JOBS=2]     grade a class (gradebook.csv)
+#   make test-grader                          the grader's own tests (minutes)
+#   make starter                              the student kit in dist/starter/
+#   make gradescope TRACK=t                   dist/gradescope-autograder.zip
+
+.PHONY: grade test-grader grader-quick starter gradescope
+
+grade: check-deps
+	@test -n "$(TRACK)" || { echo "make grade needs TRACK=..." >&2; exit 2; }
+	$(PYTHON) grader/grade --track $(TRACK) \
+	    $(if $(BATCH),--batch $(BATCH) --jobs $(or $(JOBS),1),$(SUBMISSION)) \
+	    $(if $(PROGRAM),--program $(PROGRAM)) $(if $(OUT),--out $(OUT))
+
+test-grader: check-deps
+	$(PYTHON) -m pytest tests/grader $(PYTEST_FLAGS)
+
+# The grader's quick tests (rubric, starter markers, hostile programs:
+# under a minute) are part of `make test`; the slow ones are test-grader's.
+test: grader-quick
+grader-quick: check-deps
+	$(PYTHON) -m pytest tests/grader -m "not slow" $(PYTEST_FLAGS)
+
+starter:
+	$(PYTHON) grader/make-starter dist/starter
+	$(MAKE) -C dist/starter --no-print-directory
+
+gradescope:
+	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \
+	    dist/gradescope-autograder.zip

@@ -107,6 +107,7 @@ static int add_event(struct dash *d, const char *line, size_t len)
 
 /* The select of one turn: the next tick first (it wins ties), then the
  * next event unless the batch is full. */
+/* lesson:af-dashboard-next-turn */
 static struct fut *next_turn(struct dash *d)
 {
     struct fut *fs[2];
@@ -119,6 +120,7 @@ static struct fut *next_turn(struct dash *d)
         trace_event("paused until the next tick");
     return fut_select(fs, n, &d->winner);
 }
+/* end */
 
 /* lesson:af-dashboard-select */
 static enum fut_poll dash_poll(struct fut *f, struct fut_ctx *ctx)

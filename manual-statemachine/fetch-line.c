@@ -32,6 +32,7 @@
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct fetch_line_cli cli;
 
+/* lesson:sm-fetch-line-states */
 enum fetch_state {
     FETCH_CONNECTING, /* uv_tcp_connect is pending */
     FETCH_SENDING,    /* uv_write of "TEXT\n" is pending */
@@ -54,6 +55,7 @@ struct fetch {
     int open_handles;          /* handles whose close callback is due */
     int *exit_status;          /* main's variable: the result goes there */
 };
+/* end */
 
 static const char *fetch_state_name(enum fetch_state s)
 {
@@ -74,6 +76,7 @@ static const char *fetch_state_name(enum fetch_state s)
     return "?";
 }
 
+/* lesson:sm-fetch-line-close */
 /* The last close callback frees the struct, and nothing earlier may.
  * Both handles live inside *f, and until a handle's close callback has
  * run, libuv still holds a pointer to it: it may yet call on_connect or
@@ -103,6 +106,7 @@ static void fetch_end(struct fetch *f, enum fetch_state end, int status)
     uv_close((uv_handle_t *)&f->tcp, fetch_on_closed);
     uv_close((uv_handle_t *)&f->deadline, fetch_on_closed);
 }
+/* end */
 
 static void fetch_fail(struct fetch *f, int err)
 {
@@ -256,6 +260,7 @@ static void fetch_start_sending(struct fetch *f)
     f->state = FETCH_SENDING;
 }
 
+/* lesson:sm-fetch-line-connect */
 static void fetch_on_connect(uv_connect_t *req, int status)
 {
     struct fetch *f = req->data;
@@ -283,6 +288,7 @@ static void fetch_on_connect(uv_connect_t *req, int status)
         break;
     }
 }
+/* end */
 
 /* Creates the operation and starts it: the deadline timer and the
  * connect. Returns 0 (the result then arrives in *exit_status once the

@@ -14,6 +14,7 @@ struct deadline_fut {
     struct fut *sleep; /* owned; NULL once finished */
 };
 
+/* lesson:fut-deadline */
 static enum fut_poll deadline_poll(struct fut *f, struct fut_ctx *ctx)
 {
     struct deadline_fut *d = (struct deadline_fut *)f;
@@ -41,6 +42,7 @@ static void deadline_drop(struct fut *f)
     fut_clear(&d->sleep);
     fut_free_mem(f);
 }
+/* end */
 
 static const struct fut_vtable deadline_vt = {"timeout", deadline_poll,
                                               deadline_drop};
@@ -87,6 +89,7 @@ static void drop_all(struct fut **fs, size_t n)
         fut_clear(&fs[i]);
 }
 
+/* lesson:fut-select */
 static enum fut_poll select_poll(struct fut *f, struct fut_ctx *ctx)
 {
     struct select_fut *s = (struct select_fut *)f;
@@ -102,6 +105,7 @@ static enum fut_poll select_poll(struct fut *f, struct fut_ctx *ctx)
     }
     return FUT_PENDING;
 }
+/* end */
 
 static void select_drop(struct fut *f)
 {
@@ -162,8 +166,7 @@ static void borrow_drop(struct fut *f)
     fut_free_mem(f);
 }
 
-static const struct fut_vtable borrow_vt = {"borrow", borrow_poll,
-                                            borrow_drop};
+static const struct fut_vtable borrow_vt = {"borrow", borrow_poll, borrow_drop};
 
 struct fut *fut_borrow(struct fut *f)
 {

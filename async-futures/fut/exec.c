@@ -85,6 +85,7 @@ static void queue_remove(struct fut_exec *ex, struct fut_task *t)
     t->qprev = t->qnext = NULL;
 }
 
+/* lesson:exec-wake */
 /* The waker every task hands to its future. */
 static void task_wake(void *data)
 {
@@ -105,6 +106,7 @@ static void task_wake(void *data)
         break;
     }
 }
+/* end */
 
 /* --- finishing and cancelling -------------------------------------------- */
 
@@ -179,6 +181,7 @@ static void task_cancel(struct fut_task *t)
 
 /* --- running ------------------------------------------------------------- */
 
+/* lesson:exec-run */
 static void task_run(struct fut_task *t)
 {
     struct fut_ctx ctx = {{task_wake, t}, NULL, 0};
@@ -226,6 +229,7 @@ static void on_check(uv_check_t *h)
     if (ex->head == NULL)
         uv_idle_stop(&ex->idle);
 }
+/* end */
 
 /* --- the executor -------------------------------------------------------- */
 

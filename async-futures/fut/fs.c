@@ -53,13 +53,13 @@ struct fs_fut {
     int flags, mode;        /* FS_OPEN_FILE */
     int rc;                 /* bytes so far, or the first error */
     struct fut_waker waker;
-    struct buf data;        /* writes: the bytes to write */
-    size_t written;         /* writes: bytes written so far */
-    char *rbuf;             /* reads: max bytes, filled by the pool */
+    struct buf data; /* writes: the bytes to write */
+    size_t written;  /* writes: bytes written so far */
+    char *rbuf;      /* reads: max bytes, filled by the pool */
     size_t max;
-    int64_t offset;         /* read, write or truncate at */
-    struct buf *out;        /* reads: where the bytes go when ready */
-    char path[];            /* copied; empty for open-file kinds */
+    int64_t offset;  /* read, write or truncate at */
+    struct buf *out; /* reads: where the bytes go when ready */
+    char path[];     /* copied; empty for open-file kinds */
 };
 
 /* --- the open file ------------------------------------------------------- */
@@ -222,13 +222,13 @@ static int issue_op(struct fs_fut *f)
     switch (f->kind) {
     case FS_APPEND:
     case FS_WRITE_AT:
-        b = uv_buf_init(f->data.data + f->written,
+        /* (data.data is NULL for an empty buffer: no arithmetic on it.) */
+        b = uv_buf_init(f->data.len > 0 ? f->data.data + f->written : NULL,
                         (unsigned)(f->data.len - f->written));
-        return uv_fs_write(f->loop, &f->req, fd, &b, 1,
-                           f->kind == FS_APPEND
-                               ? -1
-                               : f->offset + (int64_t)f->written,
-                           fs_done);
+        return uv_fs_write(
+            f->loop, &f->req, fd, &b, 1,
+            f->kind == FS_APPEND ? -1 : f->offset + (int64_t)f->written,
+            fs_done);
     case FS_TRUNCATE:
         return uv_fs_ftruncate(f->loop, &f->req, fd, f->offset, fs_done);
     default:
@@ -314,8 +314,7 @@ static void fs_drop(struct fut *base)
 static const struct fut_vtable append_vt = {"fs-append", fs_poll, fs_drop};
 static const struct fut_vtable read_vt = {"fs-read", fs_poll, fs_drop};
 static const struct fut_vtable open_vt = {"file-open", fs_poll, fs_drop};
-static const struct fut_vtable write_at_vt = {"file-write", fs_poll,
-                                              fs_drop};
+static const struct fut_vtable write_at_vt = {"file-write", fs_poll, fs_drop};
 static const struct fut_vtable read_at_vt = {"file-read", fs_poll, fs_drop};
 static const struct fut_vtable truncate_vt = {"file-truncate", fs_poll,
                                               fs_drop};

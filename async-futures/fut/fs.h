@@ -71,7 +71,8 @@ struct fut *fut_file_write(struct fut_file *f, int64_t offset,
                            struct buf *data);
 
 /* Returns a new future that reads up to max bytes of f (borrowed) at
- * offset: as fut_fs_read(), without the open and the close. */
+ * offset (-1: at the current position, as libuv does): as fut_fs_read(),
+ * without the open and the close. */
 struct fut *fut_file_read(struct fut_file *f, int64_t offset, size_t max,
                           struct buf *out);
 

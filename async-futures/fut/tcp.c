@@ -400,7 +400,7 @@ struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes,
  * an event loop does underneath, and an accept future reports -EMFILE like
  * any other result. */
 struct fut_tcp_listener {
-    uv_poll_t poll;         /* readable: connections wait; .data = this */
+    uv_poll_t poll; /* readable: connections wait; .data = this */
     uv_loop_t *loop;
     int fd;                 /* the listening socket (not owned by poll) */
     int spare_fd;           /* kept in reserve for fut_tcp_turn_away() */
@@ -441,8 +441,8 @@ int fut_tcp_listen(uv_loop_t *loop, const struct sockaddr *addr,
 
     if (l == NULL)
         return -ENOMEM;
-    l->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0);
+    l->fd =
+        socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->fd < 0 ||
         setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         bind(l->fd, addr, len) < 0 || listen(l->fd, backlog) < 0)

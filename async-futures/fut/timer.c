@@ -9,6 +9,7 @@
 
 /* --- sleep_until --------------------------------------------------------- */
 
+/* lesson:fut-sleep */
 struct sleep_fut {
     struct fut base;
     uv_loop_t *loop;
@@ -64,6 +65,7 @@ static void sleep_drop(struct fut *f)
      * libuv needs the handle until sleep_closed, which frees the struct. */
     uv_close((uv_handle_t *)&s->timer, sleep_closed);
 }
+/* end */
 
 static const struct fut_vtable sleep_vt = {"sleep", sleep_poll, sleep_drop};
 

@@ -178,7 +178,7 @@ Test(chan, waiting_senders_are_served_first_come_first_served)
 struct chan_case {
     struct fut_chan *ch;
     uv_timer_t timer;
-    bool sending;  /* the future under test sends (the timer receives) */
+    bool sending; /* the future under test sends (the timer receives) */
     void *got;
 };
 
@@ -193,11 +193,14 @@ static void chan_case_tick(uv_timer_t *t)
         fut_chan_try_send(c->ch, &msgs[5]);
 }
 
+/* The cases run on an unbounded channel when set. */
+static bool unbounded_case;
+
 static void chan_case_setup(uv_loop_t *loop, void *arg)
 {
     struct chan_case *c = arg;
 
-    c->ch = fut_chan_new(1);
+    c->ch = unbounded_case ? fut_chan_new_unbounded() : fut_chan_new(1);
     c->got = NULL;
     if (c->sending)
         fut_chan_try_send(c->ch, &msgs[0]); /* full */
@@ -243,4 +246,67 @@ Test(chan, receive_can_be_dropped_at_every_pending_point)
                                chan_case_teardown};
 
     cr_assert_eq(ft_cancel_everywhere(&c, 10), 2);
+}
+
+/* --- unbounded ----------------------------------------------------------- */
+
+Test(chan, unbounded_sends_never_wait_and_keep_the_order_as_it_grows)
+{
+    struct fut_chan *ch = fut_chan_new_unbounded();
+    static int many[1000];
+    struct probe p = {0};
+    struct fut *s;
+    void *got;
+    int next = 0;
+
+    /* Taken out part way, so that the ring has wrapped when it grows. */
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(fut_chan_try_send(ch, &many[i]), 0);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(fut_chan_try_recv(ch, &got), 1);
+        cr_assert_eq(got, &many[next++]);
+    }
+    for (int i = 10; i < 999; i++)
+        cr_assert_eq(fut_chan_try_send(ch, &many[i]), 0);
+    s = fut_chan_send(ch, &many[999]);
+    cr_assert_eq(ft_poll(s, &p), FUT_READY, "a send waited");
+    cr_assert_eq(fut_result(s), 0);
+    fut_drop(s);
+    cr_assert_eq(fut_chan_len(ch), 995);
+    while (fut_chan_try_recv(ch, &got) == 1)
+        cr_assert_eq(got, &many[next++]);
+    cr_assert_eq(next, 1000);
+    fut_chan_free(ch);
+}
+
+Test(chan, unbounded_receive_waits_and_can_be_dropped_at_every_pending_point)
+{
+    struct chan_case cc = {.sending = false};
+    struct ft_cancel_case c = {&cc, chan_case_setup, chan_case_make, NULL,
+                               chan_case_teardown};
+
+    unbounded_case = true;
+    cr_assert_eq(ft_cancel_everywhere(&c, 10), 2);
+}
+
+Test(chan, unbounded_channel_still_closes)
+{
+    struct fut_chan *ch = fut_chan_new_unbounded();
+    struct probe p = {0};
+    void *got = NULL;
+    struct fut *r;
+
+    cr_assert_eq(fut_chan_try_send(ch, &msgs[0]), 0);
+    fut_chan_close(ch);
+    cr_assert_eq(fut_chan_try_send(ch, &msgs[1]), -EPIPE);
+    r = fut_chan_recv(ch, &got);
+    cr_assert_eq(ft_poll(r, &p), FUT_READY);
+    cr_assert_eq(fut_result(r), 1, "what was queued is still delivered");
+    cr_assert_eq(got, &msgs[0]);
+    fut_drop(r);
+    r = fut_chan_recv(ch, &got);
+    cr_assert_eq(ft_poll(r, &p), FUT_READY);
+    cr_assert_eq(fut_result(r), 0);
+    fut_drop(r);
+    fut_chan_free(ch);
 }

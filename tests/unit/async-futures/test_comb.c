@@ -286,3 +286,64 @@ Test(join, can_be_dropped_at_every_pending_point)
 
     cr_assert_geq(ft_cancel_everywhere(&c, 50), 3);
 }
+
+/* --- borrow -------------------------------------------------------------- */
+
+Test(borrow, keeps_the_future_across_selects_until_it_is_ready)
+{
+    int polls = 0, drops = 0;
+    struct fut *kept = countdown(2, 7, &polls, &drops);
+    struct probe p = {0};
+    size_t winner = 99;
+    struct fut *fs[2];
+    struct fut *f;
+    int turns = 0;
+
+    /* Each turn, a select of the borrow and a branch ready at once: the
+     * other branch wins, and only the borrow is dropped. */
+    do {
+        fs[0] = fut_borrow(kept);
+        fs[1] = turns < 2 ? fut_ready(1) : fut_never();
+        f = fut_select(fs, 2, &winner);
+        while (ft_poll(f, &p) == FUT_PENDING)
+            ;
+        cr_assert_eq(drops, 0, "the borrow dropped what it borrowed");
+        fut_drop(f);
+        turns++;
+    } while (winner == 1);
+    cr_assert_eq(turns, 3);
+    cr_assert_eq(fut_result(kept), 7);
+    cr_assert_eq(polls, 3, "polled once by each turn that reached it");
+    fut_drop(kept);
+    cr_assert_eq(drops, 1);
+}
+
+static struct fut *borrowed_sleep;
+
+static void borrow_case_setup(uv_loop_t *loop, void *arg)
+{
+    (void)arg;
+    borrowed_sleep = fut_sleep_until(loop, clock_now_ms() + 30);
+}
+
+static struct fut *make_borrow(uv_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    return fut_borrow(borrowed_sleep);
+}
+
+static void borrow_case_teardown(uv_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    fut_drop(borrowed_sleep); /* still ours: the borrow left it alone */
+}
+
+Test(borrow, can_be_dropped_at_every_pending_point)
+{
+    struct ft_cancel_case c = {NULL, borrow_case_setup, make_borrow, NULL,
+                               borrow_case_teardown};
+
+    cr_assert_geq(ft_cancel_everywhere(&c, 50), 2);
+}

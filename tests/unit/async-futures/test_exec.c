@@ -366,3 +366,172 @@ Test(exec, an_idle_program_uses_no_cpu, .timeout = 30)
     cr_log_info("idle: %.2f ms CPU in %d ms", cpu, IDLE_MS);
     end(&loop, ex);
 }
+
+/* --- cancelling one task ------------------------------------------------- */
+
+Test(exec, task_cancel_drops_a_waiting_task_at_once)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    struct fut *h;
+    struct probe p = {0};
+    int64_t start = clock_now_ms();
+    long live = ft_live_allocs();
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    h = fut_spawn(ex, fut_sleep_until(&loop, start + 10000), "sleeper");
+    fut_exec_block_on(ex, fut_sleep_until(&loop, start + 10), "m");
+    fut_task_cancel(h);
+    cr_assert_eq(ft_poll(h, &p), FUT_READY);
+    cr_assert_eq(fut_result(h), -ECANCELED);
+    fut_drop(h);
+    end(&loop, ex);
+    cr_assert_lt(clock_now_ms(), start + 2000, "the cancelled sleep ran on");
+    cr_assert_eq(ft_live_allocs(), live);
+}
+
+Test(exec, task_cancel_of_a_queued_task_drops_it_before_its_first_poll)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    int polls = 0, drops = 0;
+    struct fut *h;
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    h = fut_spawn(ex, countdown(5, 0, &polls, &drops), "queued");
+    fut_task_cancel(h);
+    cr_assert_eq(drops, 1);
+    cr_assert_eq(fut_exec_block_on(ex, h, "m"), -ECANCELED);
+    cr_assert_eq(polls, 0);
+    end(&loop, ex);
+}
+
+Test(exec, task_cancel_of_a_finished_task_keeps_its_result)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    struct fut *h, *ready;
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    h = fut_spawn(ex, countdown(1, 42, NULL, NULL), "quick");
+    fut_exec_block_on(ex, fut_sleep_until(&loop, clock_now_ms() + 10), "m");
+    fut_task_cancel(h);
+    cr_assert_eq(fut_exec_block_on(ex, h, "m"), 42);
+    /* Not a join handle: nothing happens. */
+    ready = fut_ready(5);
+    fut_task_cancel(ready);
+    fut_drop(ready);
+    end(&loop, ex);
+}
+
+/* A task that keeps its own handle, so that others can cancel it (the
+ * journal's subscribers do): its drop drops the handle. */
+struct cancellable {
+    struct fut base;
+    struct fut *handle;
+    int *drops;
+};
+
+static enum fut_poll cancellable_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    (void)f;
+    (void)ctx;
+    return FUT_PENDING; /* waits for nobody: only a cancel ends it */
+}
+
+static void cancellable_drop(struct fut *f)
+{
+    struct cancellable *c = (struct cancellable *)f;
+
+    (*c->drops)++;
+    fut_clear(&c->handle);
+    fut_free_mem(f);
+}
+
+static const struct fut_vtable cancellable_vt = {
+    "cancellable", cancellable_poll, cancellable_drop};
+
+/* Cancels another task from inside its own poll, then finishes. */
+struct canceller {
+    struct fut base;
+    struct cancellable *victim;
+};
+
+static enum fut_poll canceller_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct canceller *k = (struct canceller *)f;
+
+    (void)ctx;
+    fut_task_cancel(k->victim->handle); /* the victim is gone after this */
+    f->result = 0;
+    return FUT_READY;
+}
+
+static const struct fut_vtable canceller_vt = {"canceller", canceller_poll,
+                                               self_drop_drop};
+
+Test(exec, a_task_holding_its_own_handle_can_be_cancelled_by_another)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    struct cancellable *v;
+    struct canceller *k;
+    int drops = 0;
+    long live = ft_live_allocs();
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    v = (struct cancellable *)fut_alloc(&cancellable_vt, sizeof *v);
+    v->drops = &drops;
+    v->handle = fut_spawn(ex, &v->base, "victim");
+    uv_run(&loop, UV_RUN_NOWAIT); /* the victim is polled, and parks */
+    k = (struct canceller *)fut_alloc(&canceller_vt, sizeof *k);
+    k->victim = v;
+    cr_assert_eq(fut_exec_block_on(ex, &k->base, "canceller"), 0);
+    cr_assert_eq(drops, 1);
+    end(&loop, ex);
+    cr_assert_eq(ft_live_allocs(), live);
+}
+
+/* Cancels its own task from inside its poll. */
+struct self_canceller {
+    struct fut base;
+    struct fut *handle;
+    int *polls;
+};
+
+static enum fut_poll self_cancel_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct self_canceller *s = (struct self_canceller *)f;
+
+    (*s->polls)++;
+    fut_task_cancel(s->handle);
+    fut_wake(&ctx->waker); /* even woken, it is not polled again */
+    return FUT_PENDING;
+}
+
+static const struct fut_vtable self_cancel_vt = {
+    "self-canceller", self_cancel_poll, self_drop_drop};
+
+Test(exec, a_task_cancelled_while_it_runs_ends_when_its_poll_returns)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    struct self_canceller *s;
+    struct fut *h;
+    int polls = 0;
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    s = (struct self_canceller *)fut_alloc(&self_cancel_vt, sizeof *s);
+    s->polls = &polls;
+    h = fut_spawn(ex, &s->base, "self");
+    s->handle = h;
+    cr_assert_eq(fut_exec_block_on(ex, fut_yield(), "m"), 0);
+    cr_assert_eq(polls, 1, "polled again after it was cancelled");
+    cr_assert_eq(fut_exec_block_on(ex, h, "m2"), -ECANCELED);
+    end(&loop, ex);
+}

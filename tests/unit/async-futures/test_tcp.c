@@ -445,3 +445,112 @@ Test(tcp, write_all_can_be_dropped_at_every_pending_point)
     cr_assert_geq(ft_cancel_everywhere(&c, 50), 2);
     free(w.big);
 }
+
+/* --- out of file descriptors --------------------------------------------- */
+
+#include <sys/resource.h>
+
+/* Criterion runs each test in a process of its own: the limit stays
+ * there. (Valgrind does not let a program lower it, since it keeps
+ * descriptors of its own at the top of the table: under valgrind these
+ * tests fail here, saying so.) */
+static void lower_fd_limit(const struct rlimit *to)
+{
+    if (setrlimit(RLIMIT_NOFILE, to) < 0)
+        cr_assert_fail("cannot lower RLIMIT_NOFILE here: %s", strerror(errno));
+}
+
+/* Fills the descriptor table; returns how many were taken (in fds[]). */
+static int exhaust_fds(int *fds, int max)
+{
+    int n = 0;
+
+    while (n < max && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+        n++;
+    cr_assert_eq(errno, EMFILE);
+    return n;
+}
+
+static void release_fds(int *fds, int n)
+{
+    while (n > 0)
+        close(fds[--n]);
+}
+
+Test(tcp, accept_reports_emfile_and_turn_away_answers_the_waiting_one)
+{
+    uv_loop_t loop;
+    struct world w = {0};
+    struct rlimit few = {64, 64};
+    struct fut_tcp *c = NULL;
+    int fds[64], n, early, late;
+    char got[32] = {0};
+
+    lower_fd_limit(&few);
+    uv_loop_init(&loop);
+    world_listen(&loop, &w);
+    early = socket(AF_INET, SOCK_STREAM, 0);
+    late = socket(AF_INET, SOCK_STREAM, 0);
+    n = exhaust_fds(fds, 64);
+    cr_assert_eq(connect(early, (struct sockaddr *)&w.where.ss, w.where.len),
+                 0);
+    cr_assert_eq(ft_run(&loop, fut_tcp_accept(w.l, &c)), -EMFILE);
+    cr_assert_null(c);
+    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 1);
+    cr_assert_eq(read(early, got, sizeof got), 9);
+    cr_assert_str_eq(got, "ERR busy\n");
+    cr_assert_eq(read(early, got, sizeof got), 0, "not closed");
+    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 0, "none waits");
+    /* Descriptors come back: the listener accepts again. */
+    release_fds(fds, n);
+    cr_assert_eq(connect(late, (struct sockaddr *)&w.where.ss, w.where.len), 0);
+    w.conn = accept_one(&loop, w.l);
+    close(early);
+    close(late);
+    world_teardown(&loop, &w);
+    ft_close_loop(&loop);
+}
+
+Test(tcp, turn_away_without_a_spare_descriptor_fails_with_emfile)
+{
+    uv_loop_t loop;
+    struct world w = {0};
+    struct rlimit few = {64, 64};
+    int fds[64], n, early;
+    char got[32] = {0};
+
+    lower_fd_limit(&few);
+    uv_loop_init(&loop);
+    early = socket(AF_INET, SOCK_STREAM, 0);
+    n = exhaust_fds(fds, 64);
+    close(fds[--n]); /* one slot: for the listening socket, none spare */
+    world_listen(&loop, &w);
+    cr_assert_eq(connect(early, (struct sockaddr *)&w.where.ss, w.where.len),
+                 0);
+    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), -EMFILE);
+    cr_assert_eq(ft_run(&loop, fut_tcp_accept(w.l, &w.out)), -EMFILE);
+    close(fds[--n]); /* now the spare can be had */
+    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 1);
+    cr_assert_eq(read(early, got, sizeof got), 9);
+    release_fds(fds, n);
+    close(early);
+    world_teardown(&loop, &w);
+    ft_close_loop(&loop);
+}
+
+Test(tcp, a_closed_listener_refuses_connects_at_once)
+{
+    uv_loop_t loop;
+    struct world w = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    uv_loop_init(&loop);
+    world_listen(&loop, &w);
+    fut_tcp_listener_close(w.l);
+    /* No loop turn yet: the socket is closed by fut_tcp_listener_close
+     * itself, not later in a callback. */
+    cr_assert_eq(connect(fd, (struct sockaddr *)&w.where.ss, w.where.len), -1);
+    cr_assert_eq(errno, ECONNREFUSED);
+    close(fd);
+    ft_close_loop(&loop);
+}

@@ -1,0 +1,176 @@
+"""The grader's pytest plugin: loaded into the conformance run with
+`-p gradelib.plugin`; the grader reads what it writes.
+
+It records, for every test, one JSON line in $GRADER_RECORD: the test's
+name, the program it ran against, its outcome and the assertion message a
+student needs ("exited 3010 ms after start; the deadline was 300 ms").
+
+It also keeps the sandbox working while the tests run as root and the
+programs as an unprivileged uid ($GRADER_SANDBOX_UID):
+- files the tests create are readable and writable by that uid (umask 0;
+  each test's tmp_path opened up before the test body runs);
+- after each test, every process left running under that uid is killed
+  (a program that left its process group is caught here);
+- with $GRADER_SAN_LOGS, each test's sanitizer reports go to a folder of
+  their own, so a finding can be pinned on the test that caused it.
+"""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+_RECORD = os.environ.get("GRADER_RECORD")
+_UID = os.environ.get("GRADER_SANDBOX_UID")
+_SAN_LOGS = os.environ.get("GRADER_SAN_LOGS")
+_SAN_BASE = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+    "UBSAN_OPTIONS": "print_stacktrace=1",
+    "TSAN_OPTIONS": "second_deadlock_stack=1",
+}
+_counter = [0]
+
+
+def uid_processes(uid):
+    """The pids of live processes whose real uid is `uid`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            pids.append(int(entry))
+                        break
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def sweep(uid, rounds=50):
+    """Kills every process of `uid`: a child takes that uid and sends
+    SIGKILL to -1, i.e. to everything it may signal, which is exactly that
+    uid's processes. Repeated while any remain (a fork bomb races it).
+    Returns how many processes were found on the first look."""
+    found = len(uid_processes(uid))
+    for _ in range(rounds):
+        if not uid_processes(uid):
+            break
+        pid = os.fork()
+        if pid == 0:  # the child: nothing but these calls, then _exit
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.02)
+    return found
+
+
+def pytest_configure(config):
+    if _UID:
+        # Files and folders the tests create must be usable by the
+        # program, which runs as another user.
+        os.umask(0)
+
+
+def pytest_runtest_setup(item):
+    _counter[0] += 1
+    if _SAN_LOGS:
+        folder = os.path.join(_SAN_LOGS, f"{_counter[0]:04d}")
+        os.makedirs(folder, mode=0o777, exist_ok=True)
+        os.chmod(folder, 0o777)
+        with open(os.path.join(folder, "TEST"), "w") as f:
+            f.write(item.nodeid)
+        for var, base in _SAN_BASE.items():
+            os.environ[var] = f"{base}:log_path={folder}/san"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    if not _UID:
+        return
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if tmp is None:
+        return
+    # pytest makes its temporary folders 0700; open the test's own one
+    # and let the program through its parents.
+    os.chmod(tmp, 0o777)
+    base = item.config._tmp_path_factory.getbasetemp()
+    parent = tmp.parent
+    while True:
+        os.chmod(parent, 0o711)
+        if parent == base or parent == parent.parent:
+            break
+        parent = parent.parent
+
+
+def pytest_runtest_teardown(item):
+    if _UID:
+        left = sweep(int(_UID))
+        if left:
+            item.user_properties.append(("leftover_processes", left))
+
+
+def _message(report):
+    longrepr = report.longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])          # a skip: (file, line, reason)
+    return str(longrepr)
+
+
+_results = {}
+
+
+def pytest_runtest_logreport(report):
+    rec = _results.setdefault(report.nodeid, {
+        "nodeid": report.nodeid, "outcome": "passed", "message": "",
+        "details": "", "duration": 0.0, "phase": ""})
+    rec["duration"] += report.duration
+    if report.passed:
+        return
+    if rec["outcome"] != "passed" and report.when == "teardown":
+        return          # keep the first problem
+    if report.skipped:
+        rec["outcome"] = "skipped"
+    else:
+        rec["outcome"] = "failed"
+    rec["phase"] = report.when
+    rec["message"] = _message(report)
+    rec["details"] = str(report.longrepr)[-6000:]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "setup":
+        return
+    rec = _results.setdefault(report.nodeid, {
+        "nodeid": report.nodeid, "outcome": "passed", "message": "",
+        "details": "", "duration": 0.0, "phase": ""})
+    name = getattr(item, "originalname", None) or item.name
+    rec["test"] = name
+    prog = getattr(item, "callspec", None)
+    prog = prog.params.get("prog") if prog else None
+    rec["track"] = getattr(prog, "track", None)
+    rec["program"] = getattr(prog, "program", None)
+    rec["contract"] = getattr(prog, "contract", None)
+    rec["file"] = item.nodeid.split("::")[0]
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    rec = _results.pop(nodeid, None)
+    if rec is None or not _RECORD:
+        return
+    with open(_RECORD, "a") as f:
+        f.write(json.dumps(rec) + "\n")

@@ -1,0 +1,180 @@
+"""sandbox: what student code runs under.
+
+Every student program, and the build of a submission, runs through
+sandbox-exec (sandbox-exec.c, compiled here once per grading run) with:
+
+- resource limits: CPU seconds, address space, processes, open files, file
+  size, no core files (only lowered: a test's own tighter limit stays);
+- when the grader runs as root: an unprivileged uid of its own, with no
+  passwd entry and no supplementary group (one uid per parallel job, so
+  jobs never kill or count each other's processes);
+- a working folder of its own (what it deletes there harms nothing).
+
+The whole pytest run (test harness + programs) goes into a network
+namespace of its own with only the loopback interface up (`unshare --net`),
+when the machine allows it; otherwise the grader warns and goes on.
+Each program runs in its own process group (the harness does that) and is
+killed whole at the end of its test; afterwards plugin.sweep() kills every
+process of the sandbox uid, so nothing escapes by leaving its group.
+"""
+
+import fcntl
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+SOURCE = HERE / "sandbox-exec.c"
+
+UID_BASE = 61000        # sandbox uids: from here up, without passwd entry
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+LOCKS = Path("/tmp/kit-grade-uids")   # one lock file per uid in use
+UID_COUNT = 1000
+
+
+def take_uid():
+    """A uid with no passwd entry that no other sandbox (of this or any
+    other grader process) is using: (uid, open lock file). The lock is an
+    flock, so it goes away with the process that held it. Root only."""
+    LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        f = open(LOCKS / str(uid), "a")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        return uid, f
+    raise RuntimeError(f"no free sandbox uid in {UID_BASE}.."
+                       f"{UID_BASE + UID_COUNT}")
+
+
+def compile_helper(folder):
+    """Compiles sandbox-exec into folder; returns its path."""
+    out = Path(folder) / "sandbox-exec"
+    cc = shutil.which("cc") or shutil.which("gcc") or "cc"
+    subprocess.run([cc, "-O1", "-std=gnu11", "-Wall", "-Wextra", "-o",
+                    str(out), str(SOURCE)], check=True,
+                   capture_output=True, text=True)
+    os.chmod(out, 0o755)
+    return out
+
+
+_NET = {}
+
+
+def network_prefix():
+    """The command prefix that gives a run its own network namespace with
+    only loopback up, and a warning (None when it works)."""
+    if "prefix" in _NET:
+        return _NET["prefix"], _NET["warning"]
+    inner = ["sh", "-c", 'ip link set lo up && exec "$@"', "sandbox-net"]
+    candidates = [["unshare", "--net", "--"]] if is_root() else []
+    prefix, warning = [], ("no network namespace (needs root and "
+                           "unshare): student code could reach the network")
+    for c in candidates:
+        try:
+            ok = subprocess.run(c + inner + ["true"], capture_output=True,
+                                timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if ok:
+            prefix, warning = c + inner, None
+            break
+    _NET["prefix"], _NET["warning"] = prefix, warning
+    return prefix, warning
+
+
+class Sandbox:
+    """The limits and identity for one grading job.
+
+    limits: the rubric's [limits] table (rubric.LIMIT_DEFAULTS).
+    slot: the parallel job's number (the uid is any free one, locked).
+    """
+
+    def __init__(self, workdir, limits, slot=0, helper=None, run=0):
+        self.workdir = Path(workdir)
+        self.limits = limits
+        self.slot = slot
+        self.uid, self._lock = take_uid() if is_root() else (None, None)
+        self.helper = Path(helper) if helper else compile_helper(workdir)
+        self.scratch = self.workdir / f"scratch{run or ''}"
+        self.scratch.mkdir(exist_ok=True)
+        if self.uid is not None:
+            os.chown(self.scratch, self.uid, self.uid)
+        os.chmod(self.scratch, 0o755 if self.uid is not None else 0o700)
+
+    def variant(self, run):
+        """The same sandbox with a uid and a working folder of its own, for
+        a run beside this one (each run's sweep kills only its own)."""
+        return Sandbox(self.workdir, self.limits, self.slot, self.helper,
+                       run)
+
+    def close(self):
+        """Kills what is left under the uid and gives the uid back."""
+        self.sweep()
+        if self._lock:
+            self._lock.close()
+            self._lock = None
+
+    def warnings(self):
+        out = []
+        if self.uid is None:
+            out.append("not running as root: student code runs as the "
+                       "grader's own user (limits still apply)")
+        warning = network_prefix()[1]
+        if warning:
+            out.append(warning)
+        return out
+
+    def exec_prefix(self, memory=True, cpu=None):
+        """sandbox-exec and its options, ending with '--'."""
+        mb = 1024 * 1024
+        lim = self.limits
+        argv = [str(self.helper),
+                "--cpu", str(cpu or lim["cpu_seconds"]),
+                "--nproc", str(lim["processes"]),
+                "--nofile", str(lim["open_files"]),
+                "--fsize", str(lim["file_size_mb"] * mb),
+                "--core", "0", "--chdir", str(self.scratch)]
+        if memory:
+            # Sanitizers reserve terabytes of address space: no --as then.
+            argv += ["--as", str(lim["memory_mb"] * mb)]
+        if self.uid is not None:
+            argv += ["--uid", str(self.uid), "--gid", str(self.uid)]
+        return argv + ["--"]
+
+    def wrap(self, real, wrapper, memory=True):
+        """Writes an executable shell script `wrapper` that execs `real`
+        in the sandbox with the arguments it was given."""
+        wrapper = Path(wrapper)
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        words = " ".join(_quote(w) for w in
+                         self.exec_prefix(memory) + [str(real)])
+        wrapper.write_text(f'#!/bin/sh\nexec {words} "$@"\n')
+        os.chmod(wrapper, 0o755)
+        return wrapper
+
+    def sweep(self):
+        """Kills every process left under the sandbox uid."""
+        if self.uid is not None:
+            from . import plugin
+            plugin.sweep(self.uid)
+
+
+def _quote(word):
+    if word and all(c.isalnum() or c in "-_./=:," for c in word):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"

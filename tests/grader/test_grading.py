@@ -1,0 +1,209 @@
+"""The grader grades right: the rubric covers the suite, the reference
+track scores full marks, a mutant loses exactly the points of its bug's
+tests, a class of three is graded into a gradebook, and solution regions
+are stripped from starter code.
+
+The slow cases (a whole track, ~2 minutes) are marked `slow`; `make
+test-grader` runs everything here.
+"""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GRADE = ROOT / "grader" / "grade"
+sys.path.insert(0, str(ROOT / "grader"))
+
+from gradelib import rubric as rubric_mod, starter  # noqa: E402
+
+CONTRACT_FILES = {
+    "fetch-line": "test_fetch_line.py",
+    "dashboard": "test_dashboard.py",
+    "journal": "test_journal.py",
+}
+
+
+def grade(*args, timeout=600):
+    run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(str, args)],
+                         capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, (f"grade {' '.join(map(str, args))} "
+                                 f"exited {run.returncode}:\n"
+                                 f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    return run
+
+
+def test_every_conformance_test_counts_in_a_group_with_points():
+    rub = rubric_mod.load()
+    for contract, name in CONTRACT_FILES.items():
+        text = (ROOT / "tests" / "conformance" / name).read_text()
+        for test in re.findall(r"^def (test_\w+)", text, re.MULTILINE):
+            group = rub.group_of(contract, test)
+            assert group is not None, f"{test} ({contract}) is in no group"
+            if rubric_mod.test_ids(test):
+                assert group.item != "*", (
+                    f"{test}: its IDs {rubric_mod.test_ids(test)} have no "
+                    f"group in grader/rubric.toml")
+
+
+def test_a_test_counts_in_the_group_of_its_first_id_with_a_group():
+    rub = rubric_mod.load()
+    g = rub.group_of("fetch-line", "test_COM6_FL3_a_line_of_65537_bytes")
+    assert g.item == "COM-6"
+    assert rubric_mod.test_ids("test_JR10_max_clients_busy") == ["JR10"]
+    assert rubric_mod.test_ids("test_send_text_reaches") == []
+
+
+def test_a_wrong_rubric_is_refused_with_its_place(tmp_path):
+    bad = tmp_path / "rubric.toml"
+    bad.write_text('[[group]]\ncontract = "fetch-line"\nitem = "FL-1"\n'
+                   'points = 2\nvisibility = "secret"\n')
+    with pytest.raises(rubric_mod.RubricError, match="group 1: visibility"):
+        rubric_mod.load(bad)
+    run = subprocess.run(["/usr/bin/python3", str(GRADE), "--rubric",
+                          str(bad), "--exe", "/bin/true", "--program",
+                          "fetch-line"], capture_output=True, text=True)
+    assert run.returncode == 2 and "visibility" in run.stderr
+
+
+def test_strip_removes_solutions_and_keeps_stubs():
+    text = ("int a;\n/* BEGIN SOLUTION */\nint secret;\n/* END SOLUTION */\n"
+            "int f(void)\n{\n    /* BEGIN SOLUTION */\n    return 42;\n"
+            "    /* STUB\n    return -1;\n    END SOLUTION */\n}\n")
+    out, n = starter.strip(text)
+    assert n == 2
+    assert out == "int a;\nint f(void)\n{\n    return -1;\n}\n"
+    with pytest.raises(starter.MarkerError, match="never closed"):
+        starter.strip("/* BEGIN SOLUTION */\nx\n", "f.c")
+
+
+# ---------------------------------------------------------------------------
+# Whole submissions (slow)
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_reference_track_scores_full_marks(tmp_path):
+    sub = tmp_path / "reference"
+    shutil.copytree(ROOT / "blocking-threads", sub)
+    grade("--track", "blocking-threads", sub, "--out", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    lost = [t for t in results["tests"] if t["status"] != "passed"]
+    assert not lost and results["score"] == \
+        results["extra_data"]["max_score"], (
+        f"the reference track lost points:\n" +
+        "\n".join(f"{t['name']}: {t['output'][:1500]}" for t in lost))
+    names = " ".join(t["name"] for t in results["tests"])
+    for check in ("build", "sanitizers", "tsan", "model"):
+        assert f" {check}:" in names, f"no {check} check in the results"
+
+
+MUTANT = "fetch-line-rearmed-timeout"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_mutant_loses_exactly_the_points_of_its_bugs_tests(tmp_path):
+    mutants = tomllib.loads(
+        (ROOT / "tests" / "mutants" / "mutants.toml").read_text())
+    mutant = mutants[MUTANT]
+    patch = ROOT / "tests" / "mutants" / f"{MUTANT}.patch"
+    target = re.search(r"^\+\+\+ [ab]/(\S+)", patch.read_text(),
+                       re.MULTILINE).group(1)
+    track, main = target.split("/")
+    program = main[:-2]
+    sub = tmp_path / "student"
+    shutil.copytree(ROOT / track, sub)
+    subprocess.run(["patch", "--quiet", "-o", str(sub / main),
+                    str(ROOT / target), str(patch)], check=True)
+    grade("--track", track, "--program", program, "--no-checks", sub,
+          "--out", tmp_path / "out")
+    out = tmp_path / "out"
+    results = json.loads((out / "results.json").read_text())
+    rub = rubric_mod.load()
+    failing = {}
+    for t in results["tests"]:
+        for line in t["output"].splitlines():
+            if line.startswith("- test_"):
+                name = re.match(r"- (test_\w+)", line).group(1)
+                failing.setdefault(t["name"], []).append(name)
+    failed = {n for names in failing.values() for n in names}
+    # mutants.toml lists the tests that MUST fail; a mutant may break more.
+    assert set(mutant["caught_by"]) <= failed, (
+        f"expected {mutant['caught_by']} to fail, got {sorted(failed)}")
+    # Every point lost is a failed test's, in its own group, in proportion:
+    # nothing outside the failed tests' groups is lost.
+    for t in results["tests"]:
+        passed, total = map(int, re.match(r"(\d+) of (\d+) tests passed",
+                                          t["output"]).groups())
+        assert total - passed == len(failing.get(t["name"], []))
+        assert t["score"] == pytest.approx(
+            round(t["max_score"] * passed / total, 2)), t
+        for name in failing.get(t["name"], []):
+            assert rub.group_of(mutant["contract"], name).item in t["name"]
+    lost = sum(t["max_score"] - t["score"] for t in results["tests"])
+    assert lost > 0
+    assert mutant["says"] in json.dumps(results)
+
+
+def _broken(folder):
+    src = folder / "fetch-line.c"
+    src.write_text(src.read_text() + "\nint broken(void) { return nope; }\n")
+
+
+def _warned(folder):
+    src = folder / "fetch-line.c"
+    src.write_text(src.read_text() + "\nint warned(void);\n"
+                   "int warned(void) { int unused; return 0; }\n")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_class_of_three_gives_a_gradebook(tmp_path):
+    """One folder, one .zip with a build error, one .tar.gz with a warning;
+    only fetch-line, a few tests, warnings checked."""
+    rubric = tmp_path / "rubric.toml"
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    for check in ("sanitizers", "tsan", "model"):
+        text = text.replace(f"[checks.{check}]\nenabled = true",
+                            f"[checks.{check}]\nenabled = false")
+    rubric.write_text(text)
+    cls = tmp_path / "class"
+    cls.mkdir()
+    shutil.copytree(ROOT / "blocking-threads", cls / "ada")
+    for name, spoil in (("bob", _broken), ("cy", _warned)):
+        work = tmp_path / name / "blocking-threads"
+        shutil.copytree(ROOT / "blocking-threads", work)
+        spoil(work)
+        if name == "bob":
+            with zipfile.ZipFile(cls / "bob.zip", "w") as z:
+                for f in work.iterdir():
+                    z.write(f, f"bob/blocking-threads/{f.name}")
+        else:
+            with tarfile.open(cls / "cy.tar.gz", "w:gz") as t:
+                t.add(work, "blocking-threads")
+    out = tmp_path / "grades"
+    grade("--batch", cls, "--track", "blocking-threads", "--program",
+          "fetch-line", "--jobs", "2", "--rubric", rubric, "--out", out,
+          "-k", "COM2_help or FL1_deadline_covers_whole")
+    rows = {r["student"]: r for r in
+            csv.DictReader(open(out / "gradebook.csv"))}
+    assert set(rows) == {"ada", "bob", "cy"}
+    assert rows["ada"]["score"] == rows["ada"]["max"]
+    assert float(rows["bob"]["score"]) == 0
+    assert float(rows["cy"]["score"]) == float(rows["cy"]["max"]) - 1
+    bob = (out / "bob" / "report.txt").read_text()
+    assert "did not build" in bob and "nope" in bob, bob
+    cy = (out / "cy" / "report.txt").read_text()
+    assert "unused" in cy and "builds only without -Werror" in cy, cy
+    for who in rows:
+        assert (out / who / "junit.xml").exists()
