@@ -65,6 +65,7 @@ struct dash {
     int rc;
 };
 
+/* BEGIN SOLUTION */
 /* Writes the pending events as batch `tick` and empties them. Returns 0
  * or a negative errno. */
 static int write_batch(struct dash *d, int64_t tick, bool final)
@@ -184,6 +185,15 @@ static struct fut *dash_new(uv_loop_t *loop)
     d->out = (struct buf)BUF_INIT;
     return &d->base;
 }
+/* STUB
+// TODO: the dashboard as a future: connect, then a batch on every tick
+// whatever the events do. Resolves to 0 or a negative errno.
+static struct fut *dash_new(uv_loop_t *loop)
+{
+    (void)loop;
+    return fut_ready(-ENOSYS);
+}
+END SOLUTION */
 
 int main(int argc, char **argv)
 {

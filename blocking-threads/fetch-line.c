@@ -29,6 +29,7 @@
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct fetch_line_cli cli;
 
+/* BEGIN SOLUTION */
 /* Sends send_text and its '\n' in one go. Returns 0 or a negative errno. */
 static int send_line(int fd, int64_t deadline)
 {
@@ -107,6 +108,20 @@ static int fetch(int fd, struct line_framer *fr, const char **line, size_t *len)
     return read_line(fd, fr, deadline, line, len);
 }
 /* end */
+/* STUB
+// TODO: the whole operation on the socket fd (connect, send the line if
+// any, read one line back), all within ONE deadline. Returns 1 with the
+// line in *line and *len (borrowed from fr), 0 when the peer closed
+// before a '\n', or a negative errno (-ETIMEDOUT when time ran out).
+static int fetch(int fd, struct line_framer *fr, const char **line, size_t *len)
+{
+    (void)fd;
+    (void)fr;
+    (void)line;
+    (void)len;
+    return -ENOSYS;
+}
+END SOLUTION */
 
 /* Prints the line and its '\n' with one write, then flushes.
  * Returns 0 or a negative errno. */

@@ -207,3 +207,61 @@ def test_a_class_of_three_gives_a_gradebook(tmp_path):
     assert "unused" in cy and "builds only without -Werror" in cy, cy
     for who in rows:
         assert (out / who / "junit.xml").exists()
+
+
+# ---------------------------------------------------------------------------
+# Starter code
+
+STARTER_PROGRAMS = [line.split()[0] + "/" + line.split()[1] + ".c"
+                    for line in (ROOT / "tracks.list").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+
+# What a stub that only parses its command line and fails still earns:
+# the command line (common/cli does it), no death by SIGPIPE, and the
+# rules that only ask for an error exit. Anything else means a solution
+# leaked into the starter.
+STARTER_FREE_ITEMS = {"COM-2", "COM-8", "FL-3", "DB-6"}
+
+
+def test_every_program_has_a_solution_region_and_strips_cleanly():
+    for rel in STARTER_PROGRAMS:
+        text = (ROOT / rel).read_text()
+        out, n = starter.strip(text, rel)
+        assert n >= 1, f"{rel} has no /* BEGIN SOLUTION */ region"
+        assert "SOLUTION" not in out and "/* STUB" not in out, rel
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_starter_kit_builds_keeps_every_test_and_scores_near_zero(tmp_path):
+    kit = tmp_path / "starter"
+    run = subprocess.run(["/usr/bin/python3", str(ROOT / "grader" /
+                                                  "make-starter"), str(kit)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "warning" not in run.stderr, run.stderr
+    # Every test is there, unchanged.
+    for path in (ROOT / "tests").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            copy = kit / path.relative_to(ROOT)
+            assert copy.is_file() and copy.read_bytes() == path.read_bytes(), \
+                f"{path.relative_to(ROOT)} is missing or changed in the starter"
+    for rel in STARTER_PROGRAMS:
+        text = (kit / rel).read_text()
+        assert "BEGIN SOLUTION" not in text and "STUB" not in text, rel
+    # It builds with the kit's flags (-Werror) and nothing else.
+    run = subprocess.run(["make", "-C", str(kit), "-j2", "--no-print-directory",
+                          f"BUILD={tmp_path / 'build'}"],
+                         capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "warning" not in run.stderr, run.stderr[-3000:]
+    # Graded as a submission, the starter earns only what needs no code.
+    grade("--track", "blocking-threads", "--no-checks",
+          kit / "blocking-threads", "--out", tmp_path / "out")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    earned = {t["name"]: t["score"] for t in results["tests"] if t["score"]}
+    leaked = [name for name in earned
+              if not set(re.findall(r"\b[A-Z]+-\d+\b", name))
+              & STARTER_FREE_ITEMS]
+    assert not leaked, f"the starter earns points for: {leaked}"
+    assert results["score"] <= 0.2 * results["extra_data"]["max_score"], \
+        (results["score"], results["extra_data"]["max_score"])
