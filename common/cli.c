@@ -104,3 +104,27 @@ bool cli_journal(int argc, char **argv, struct journal_cli *cli,
     cli->max_clients = 1024;
     return cli_parse(&spec, &trace_on, argc, argv, exit_status);
 }
+
+bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
+                     int *exit_status)
+{
+    bool trace_on = false;
+    const struct opt options[] = {
+        {"listen", OPT_ADDR, &cli->listen, OPT_REQUIRED, 0, 0, "HOST:PORT",
+         "where to wait for the client (port 0: any)"},
+        {"timeout-ms", OPT_INT, &cli->timeout_ms, 0, 1, INT32_MAX, "N",
+         "give up when no client came within N ms (default 5000)"},
+        {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+         "print what happens on stderr"},
+    };
+    const struct opts_spec spec = {
+        "wait-client",
+        "Wait for one client, greet it with a line and close; give up "
+        "after a deadline.",
+        options,
+        COUNT(options),
+    };
+
+    cli->timeout_ms = 5000;
+    return cli_parse(&spec, &trace_on, argc, argv, exit_status);
+}

@@ -55,4 +55,13 @@ struct journal_cli {
 bool cli_journal(int argc, char **argv, struct journal_cli *cli,
                  int *exit_status);
 
+/* wait-client --listen HOST:PORT [--timeout-ms N] [--trace] */
+struct wait_client_cli {
+    struct addr listen; /* --listen: where to wait for the client */
+    int64_t timeout_ms; /* --timeout-ms: how long to wait for it */
+};
+
+bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
+                     int *exit_status);
+
 #endif

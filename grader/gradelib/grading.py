@@ -29,6 +29,7 @@ KIT = build_mod.KIT
 SAN_PATTERN = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                "runtime error:", "WARNING: ThreadSanitizer",
                "ERROR: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+SAN_LABEL = {"address": "ASan+UBSan", "thread": "ThreadSanitizer"}
 
 
 @dataclass
@@ -303,6 +304,11 @@ def _checks(kit, workdir, box, rubric, track, entries, builds, san_builds,
     for san, name in (("address", "sanitizers"), ("thread", "tsan")):
         if san in san_builds:
             jobs.append((name, san))
+        elif rubric.checks[name].enabled and (san == "address" or
+                                              track == "blocking-threads"):
+            # Nothing was rebuilt because nothing built: the check still
+            # counts, at zero, so every student has the same maximum.
+            items += _unbuilt_check(rubric, track, entries, name, san)
     results = {}
 
     def run(name, san, index):
@@ -349,6 +355,15 @@ def _checks(kit, workdir, box, rubric, track, entries, builds, san_builds,
     return items
 
 
+def _unbuilt_check(rubric, track, entries, name, san):
+    """Zero-point items of a sanitizer check for programs not built."""
+    check = rubric.checks[name]
+    label = SAN_LABEL[san]
+    return [Item(f"{track}/{p}", name, f"{label}: no finding", 0.0,
+                 check.points * rubric.weight(f"{track}/{p}"),
+                 check.visibility, "does not build.") for p, _ in entries]
+
+
 def _san_findings(logs):
     """{nodeid: first report text} from the per-test sanitizer logs."""
     found = {}
@@ -369,7 +384,7 @@ def _san_findings(logs):
 def _sanitizer_run(kit, workdir, box, rubric, track, entries, sbuilds, name,
                    san):
     check = rubric.checks[name]
-    label = {"address": "ASan+UBSan", "thread": "ThreadSanitizer"}[san]
+    label = SAN_LABEL[san]
     built = [(track, p, c, sbuilds[p].path) for p, c in entries
              if p in sbuilds and sbuilds[p].ok]
     logs = workdir / f"san-{san}"
@@ -387,6 +402,11 @@ def _sanitizer_run(kit, workdir, box, rubric, track, entries, sbuilds, name,
         pts = check.points * rubric.weight(pid)
         title = f"{label}: no finding"
         if p not in sbuilds:
+            # Not rebuilt because the main build failed: the check still
+            # counts, at zero, so every student is graded out of the same
+            # maximum.
+            items.append(Item(pid, name, title, 0.0, pts, check.visibility,
+                              "does not build."))
             continue
         if not sbuilds[p].ok:
             items.append(Item(pid, name, title, 0.0, pts, check.visibility,

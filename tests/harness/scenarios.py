@@ -10,6 +10,8 @@ end to end and finishes with the program's own clean exit:
   writes its batches, the final one, and exits 0.
 - journal: a publisher publishes, a live subscriber and a replaying one
   read everything, then SIGTERM; the server flushes and exits 0.
+- wait-client: a client connects and reads the greeting; the program
+  closes it and exits 0.
 
 exercise(contract, argv, wrapper) returns (result, what) where result is
 the process.Result of the wrapped run and what a sentence for messages.
@@ -70,6 +72,24 @@ def _journal(argv, wrapper, env, tmp_path, traced):
                     "SIGTERM")
 
 
+def _wait_client(argv, wrapper, env):
+    # A long deadline: under valgrind, starting up alone takes seconds.
+    proc = process.start(wrapper + argv + ["--listen", "127.0.0.1:0",
+                                           "--timeout-ms", "60000"],
+                         env=env)
+    with proc:
+        _, line = proc.wait_line(rb"^listening on \S+$", timeout_s=60,
+                                 what="the 'listening on' line")
+        client = peers.Client(line.split()[-1].decode(), timeout_s=30)
+        data, how = client.read_until_closed(timeout_s=60)
+        client.close()
+        result = proc.wait(timeout_s=60)
+    assert (data, how) == (b"hello\n", "eof"), result.report(
+        f"the client expected b'hello\\n' and an orderly close, but got "
+        f"{data[:200]!r} and a {how}")
+    return result, "greet one client that connects at once"
+
+
 def exercise(contract, argv, wrapper=(), env=None, tmp_path=None,
              traced=False):
     """Runs one ordinary session of a program keeping `contract`, started
@@ -82,4 +102,6 @@ def exercise(contract, argv, wrapper=(), env=None, tmp_path=None,
         return _dashboard(list(argv), wrapper, env)
     if contract == "journal":
         return _journal(list(argv), wrapper, env, tmp_path, traced)
+    if contract == "wait-client":
+        return _wait_client(list(argv), wrapper, env)
     raise ValueError(f"no scenario for contract {contract!r}")

@@ -25,7 +25,8 @@ THREAD_CREATION = ["clone", "clone3", "fork", "vfork"]
 EVENT_LOOP_TRACKS = ("manual-statemachine", "async-futures")
 
 ENTRIES = [e for e in tracks.load()
-           if e.contract in ("fetch-line", "dashboard", "journal")]
+           if e.contract in ("fetch-line", "dashboard", "journal",
+                              "wait-client")]
 
 
 def traced_session(entry, tmp_path):

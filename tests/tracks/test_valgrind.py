@@ -18,7 +18,8 @@ VALGRIND = ["valgrind", "--quiet", "--leak-check=full",
             "--error-exitcode=99", "--child-silent-after-fork=yes"]
 
 ENTRIES = [e for e in tracks.load()
-           if e.contract in ("fetch-line", "dashboard", "journal")]
+           if e.contract in ("fetch-line", "dashboard", "journal",
+                              "wait-client")]
 
 
 @pytest.mark.timeout(180)

@@ -1,0 +1,250 @@
+/* wait-client: wait for one client, but not for ever (the
+ * manual-statemachine way: libuv callbacks and an explicit state).
+ *
+ * Nothing blocks here, so accept has nothing to be bounded: the loop
+ * waits for two things at once, a connection on the listening socket and
+ * ONE deadline timer, and whichever callback comes first decides. Notice:
+ *   - the state says who won; the loser's callback may still run in the
+ *     same turn of the loop and must see that it lost;
+ *   - ending is closing: the listening socket is closed as soon as the
+ *     wait is over, so a late client is refused, not left in the backlog;
+ *   - the program leaves only after every close callback has run.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "clock.h"
+#include "proc.h"
+#include "report.h"
+#include "trace.h"
+
+/* The command line (common/cli.h); set once in main(), then only read. */
+static struct wait_client_cli cli;
+
+/* lesson:wait-client-sm-states */
+enum wait_state {
+    WAIT_LISTENING, /* waiting for a client and for the deadline */
+    WAIT_GREETING,  /* a client came; uv_write of "hello\n" is pending */
+    WAIT_DONE,      /* the client was greeted; the handles are closing */
+    WAIT_TIMED_OUT, /* the deadline came first; the handles are closing */
+    WAIT_FAILED,    /* an error was reported; the handles are closing */
+};
+
+/* Everything that must survive from one callback to the next. It lives
+ * in main()'s frame, which outlives the loop. */
+struct wait {
+    enum wait_state state;
+    uv_tcp_t server;          /* the listening socket */
+    uv_tcp_t client;          /* the client, once accepted */
+    uv_timer_t deadline;      /* fires once, when the wait is over */
+    uv_write_t write_req;     /* must stay valid until wait_on_greeted */
+    char peer[ADDR_TEXT_MAX]; /* the client's HOST:PORT */
+    int exit_status;
+};
+/* end */
+
+/* BEGIN SOLUTION */
+/* What a client that came in time gets, before it is closed. */
+static char greeting[] = "hello\n";
+
+static void wait_on_closed(uv_handle_t *handle)
+{
+    (void)handle; /* nothing to free: every handle lives in struct wait */
+}
+
+/* Stops waiting: closes the listening socket and the timer. Closing the
+ * socket is what makes a late connect be refused. */
+static void wait_stop_listening(struct wait *w)
+{
+    uv_close((uv_handle_t *)&w->server, wait_on_closed);
+    uv_close((uv_handle_t *)&w->deadline, wait_on_closed);
+}
+
+static void wait_fail(struct wait *w, const char *what, int err)
+{
+    trace_event("error %s", report_strerror(err));
+    report_error("%s: %s", what, report_strerror(err));
+    w->state = WAIT_FAILED;
+    w->exit_status = EXIT_ERROR;
+}
+
+/* lesson:wait-client-sm-deadline */
+static void wait_on_deadline(uv_timer_t *timer)
+{
+    struct wait *w = timer->data;
+
+    switch (w->state) {
+    case WAIT_LISTENING:
+        /* Stop listening first: from here on a connect is refused. */
+        w->state = WAIT_TIMED_OUT;
+        w->exit_status = EXIT_TIMEOUT;
+        wait_stop_listening(w);
+        trace_event("timed-out");
+        report_timeout(cli.timeout_ms);
+        break;
+    case WAIT_GREETING:
+    case WAIT_DONE:
+    case WAIT_TIMED_OUT:
+    case WAIT_FAILED:
+        /* Cannot happen: leaving WAIT_LISTENING closes the timer, and a
+         * closed timer never fires. */
+        break;
+    }
+}
+/* end */
+
+static void wait_on_greeted(uv_write_t *req, int status)
+{
+    struct wait *w = req->data;
+
+    if (status < 0) {
+        wait_fail(w, "write", status);
+    } else {
+        trace_event("sent %zu", sizeof(greeting) - 1);
+        printf("client %s\n", w->peer);
+        if (fflush(stdout) != 0) {
+            wait_fail(w, "stdout", -errno);
+        } else {
+            w->state = WAIT_DONE;
+            w->exit_status = EXIT_DONE;
+        }
+    }
+    uv_close((uv_handle_t *)&w->client, wait_on_closed);
+    trace_event("closed");
+}
+
+/* Takes the client, stops listening, greets it. */
+static void wait_greet(struct wait *w)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_buf_t b = uv_buf_init(greeting, sizeof(greeting) - 1);
+    int rc;
+
+    uv_tcp_init(w->server.loop, &w->client);
+    w->client.data = w;
+    rc = uv_accept((uv_stream_t *)&w->server, (uv_stream_t *)&w->client);
+    wait_stop_listening(w);
+    if (rc == 0)
+        rc = uv_tcp_getpeername(&w->client, (struct sockaddr *)&ss, &len);
+    if (rc == 0) {
+        addr_format((const struct sockaddr *)&ss, w->peer, sizeof(w->peer));
+        trace_event("accepted %s", w->peer);
+        w->state = WAIT_GREETING;
+        rc = uv_write(&w->write_req, (uv_stream_t *)&w->client, &b, 1,
+                      wait_on_greeted);
+    }
+    if (rc < 0) {
+        wait_fail(w, "accept", rc);
+        uv_close((uv_handle_t *)&w->client, wait_on_closed);
+    }
+}
+
+/* lesson:wait-client-sm-connection */
+static void wait_on_connection(uv_stream_t *server, int status)
+{
+    struct wait *w = server->data;
+
+    switch (w->state) {
+    case WAIT_LISTENING:
+        if (status < 0) {
+            wait_fail(w, "accept", status);
+            wait_stop_listening(w);
+            break;
+        }
+        wait_greet(w);
+        break;
+    case WAIT_GREETING:
+    case WAIT_DONE:
+    case WAIT_TIMED_OUT:
+    case WAIT_FAILED:
+        /* A second client, or one in the same turn as the deadline: the
+         * listening socket is closing, so it will be refused. */
+        break;
+    }
+}
+/* end */
+
+/* Binds, listens and starts the deadline. Returns 0 with the real
+ * address in shown, or a negative errno (handles are then closing). */
+static int wait_start(uv_loop_t *loop, struct wait *w, char *shown, size_t size)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    int rc;
+
+    uv_tcp_init(loop, &w->server);
+    uv_timer_init(loop, &w->deadline);
+    w->server.data = w->deadline.data = w->write_req.data = w;
+    w->state = WAIT_LISTENING;
+    rc = uv_tcp_bind(&w->server, (const struct sockaddr *)&cli.listen.ss, 0);
+    if (rc == 0)
+        rc =
+            uv_listen((uv_stream_t *)&w->server, SOMAXCONN, wait_on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&w->server, (struct sockaddr *)&ss, &len);
+    if (rc < 0) {
+        w->state = WAIT_FAILED;
+        wait_stop_listening(w);
+        return rc;
+    }
+    addr_format((const struct sockaddr *)&ss, shown, size);
+    /* The one deadline, counted from the start of the program (WC-3).
+     * libuv's timers count from the loop's cached "now": refresh it. */
+    uv_update_time(loop);
+    uv_timer_start(&w->deadline, wait_on_deadline,
+                   (uint64_t)clock_ms_left(clock_start_ms() + cli.timeout_ms),
+                   0);
+    return 0;
+}
+/* STUB
+// TODO: binds and listens on cli.listen, writes the real address into
+// shown, and starts ONE deadline timer; the callbacks (a connection, the
+// timer) then drive w->state to its end, set w->exit_status and close
+// every handle. Returns 0, or a negative errno when listening failed.
+static int wait_start(uv_loop_t *loop, struct wait *w, char *shown,
+                      size_t size)
+{
+    (void)loop;
+    (void)w;
+    (void)shown;
+    (void)size;
+    return -ENOSYS;
+}
+END SOLUTION */
+
+int main(int argc, char **argv)
+{
+    uv_loop_t loop;
+    struct wait w = {0};
+    char shown[ADDR_TEXT_MAX];
+    int status, rc;
+
+    proc_setup();
+    if (!cli_wait_client(argc, argv, &cli, &status))
+        return status;
+    uv_loop_init(&loop);
+    w.exit_status = EXIT_ERROR;
+    rc = wait_start(&loop, &w, shown, sizeof(shown));
+    if (rc < 0) {
+        report_error("listening on %s: %s",
+                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
+                                 sizeof(shown)),
+                     report_strerror(rc));
+    } else {
+        printf("listening on %s\n", shown);
+        fflush(stdout);
+        trace_event("listening %s", shown);
+        trace_event("deadline %lld ms", (long long)cli.timeout_ms);
+    }
+    /* Runs until every handle is closed and its close callback has run:
+     * only then is it safe to leave. */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        report_error("a libuv handle was left open");
+    return w.exit_status;
+}
