@@ -9,6 +9,7 @@
 #   make tracks-test     each track's concurrency model (strace), valgrind
 #   make test-san        unit + conformance on the ASan and TSan builds
 #   make demo            the lecture demos: each version's timeline side by side
+#   make bench           what each model costs: memory, threads, latency
 #   make SAN=address     ASan+UBSan build into build-address/
 #   make SAN=thread      TSan build into build-thread/
 #   make CC=clang        build with clang
@@ -121,7 +122,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 all: check-deps $(PROGRAMS)
 
 help:
-	@sed -n '4,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,19p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -302,3 +303,14 @@ starter:
 gradescope:
 	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \
 	    dist/gradescope-autograder.zip
+
+# ---------------------------------------------------------------------------
+# Benchmark (not part of `make test`: timings on a shared machine are noisy)
+#
+#   make bench              each track's journal: memory and threads with
+#                           idle subscribers, fan-out latency (bench/bench.py)
+
+.PHONY: bench
+
+bench: all
+	KIT_BUILD=$(BUILD) $(PYTHON) bench/bench.py
