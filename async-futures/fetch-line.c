@@ -27,6 +27,7 @@
 #include "fut/comb.h"
 #include "fut/exec.h"
 #include "fut/tcp.h"
+#include "output.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -54,11 +55,7 @@ struct fetch {
 static int print_line(const char *line, size_t len)
 {
     trace_bytes("line", line, len);
-    fwrite(line, 1, len, stdout);
-    putchar('\n');
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return -EIO;
-    return 0;
+    return output_line(line, len);
 }
 
 /* lesson:af-fetch-line-steps */

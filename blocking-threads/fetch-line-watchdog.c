@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "line.h"
+#include "output.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -257,22 +258,6 @@ static struct result *watchdog_cancel(struct job *job)
 }
 /* end */
 
-/* Prints the line and its '\n' with one write, then flushes.
- * Returns 0 or a negative errno. */
-static int print_line(const char *line, size_t len)
-{
-    struct buf out = BUF_INIT;
-    int rc = buf_append(&out, line, len);
-
-    if (rc == 0)
-        rc = buf_putc(&out, '\n');
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
-                    fflush(stdout) != 0))
-        rc = errno != 0 ? -errno : -EIO;
-    buf_free(&out);
-    return rc;
-}
-
 /* Prints the worker's result (stdout or stderr); returns the exit status. */
 static int report_result(const struct result *res)
 {
@@ -280,7 +265,7 @@ static int report_result(const struct result *res)
 
     if (rc == 1) {
         trace_bytes("line", res->line, res->len);
-        rc = print_line(res->line, res->len);
+        rc = output_line(res->line, res->len);
         if (rc == 0)
             return EXIT_DONE;
         report_error("stdout: %s", report_strerror(rc));

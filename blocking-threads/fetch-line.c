@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "line.h"
+#include "output.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -123,22 +124,6 @@ static int fetch(int fd, struct line_framer *fr, const char **line, size_t *len)
 }
 END SOLUTION */
 
-/* Prints the line and its '\n' with one write, then flushes.
- * Returns 0 or a negative errno. */
-static int print_line(const char *line, size_t len)
-{
-    struct buf out = BUF_INIT;
-    int rc = buf_append(&out, line, len);
-
-    if (rc == 0)
-        rc = buf_putc(&out, '\n');
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
-                    fflush(stdout) != 0))
-        rc = errno != 0 ? -errno : -EIO;
-    buf_free(&out);
-    return rc;
-}
-
 /* Says why fetch() failed, on stderr, and returns the exit status. */
 static int report_failure(int rc)
 {
@@ -180,7 +165,7 @@ int main(int argc, char **argv)
     rc = fetch(fd, &fr, &line, &len);
     if (rc == 1) {
         trace_bytes("line", line, len);
-        rc = print_line(line, len);
+        rc = output_line(line, len);
         status = rc < 0 ? EXIT_ERROR : EXIT_DONE;
         if (rc < 0)
             report_error("stdout: %s", report_strerror(rc));

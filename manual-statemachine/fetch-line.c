@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "line.h"
+#include "output.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -169,10 +170,9 @@ static void fetch_scan(struct fetch *f)
         return;
     }
     trace_bytes("line", line, len);
-    fwrite(line, 1, len, stdout);
-    putchar('\n');
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        report_error("stdout: %s", report_strerror(-errno));
+    rc = output_line(line, len);
+    if (rc < 0) {
+        report_error("stdout: %s", report_strerror(rc));
         fetch_end(f, FETCH_FAILED, EXIT_ERROR);
         return;
     }
