@@ -264,7 +264,7 @@ DEMO ?=
 .PHONY: demo test-lessons
 
 demo: all mutants
-	@KIT_BUILD=$(BUILD) $(PYTHON) demo/demo.py $(DEMO)
+	@KIT_BUILD=$(BUILD) $(PYTHON) -m demo.demo $(DEMO)
 
 test-lessons: all mutants
 	$(PYTHON) lessons/excerpts.py --check
@@ -313,4 +313,4 @@ gradescope:
 .PHONY: bench
 
 bench: all
-	KIT_BUILD=$(BUILD) $(PYTHON) bench/bench.py
+	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench

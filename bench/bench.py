@@ -2,7 +2,7 @@
 """bench: a small, honest look at what each track's journal costs.
 
     make bench
-    /usr/bin/python3 bench/bench.py [--json FILE]
+    /usr/bin/python3 -m bench.bench [--json FILE]
 
 Two measurements, each run 3 times per track (the median is shown):
 
@@ -34,11 +34,8 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
-from harness import journal as jr  # noqa: E402
-from harness import tracks  # noqa: E402
+from harness import journal as jr
+from harness import tracks
 
 RUNS = 3
 IDLE_COUNTS = (100, 500)

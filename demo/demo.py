@@ -2,8 +2,8 @@
 """The lecture demos: every version of a program against the same scripted
 peer, their --trace output drawn side by side, time flowing down.
 
-    /usr/bin/python3 demo/demo.py                 # every scene
-    /usr/bin/python3 demo/demo.py timeout         # one scene
+    /usr/bin/python3 -m demo.demo                 # every scene
+    /usr/bin/python3 -m demo.demo timeout         # one scene
     make demo  /  make demo DEMO=pause
 
 Scenes:
@@ -29,14 +29,10 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-sys.path.insert(0, str(HERE))
-
-from harness import journal as jr  # noqa: E402
-from harness import peers, process, timing, tracks  # noqa: E402
-import timeline as tl  # noqa: E402
-from timeline import Mark, Run  # noqa: E402
+from demo import timeline as tl
+from demo.timeline import Mark, Run
+from harness import journal as jr
+from harness import peers, process, timing, tracks
 
 SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
          "async-futures": "futures"}

@@ -2,7 +2,7 @@
 """sloc: lines of C per track and program, without comments or blank lines
 (the table of lesson 08).
 
-    /usr/bin/python3 lessons/sloc.py
+    /usr/bin/python3 -m lessons.sloc     (from the kit's top folder)
 
 A program's own file, then the track's modules (every other .c and .h of
 the track, one folder deep: async-futures/fut/ is the futures library).
@@ -13,9 +13,9 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from harness import tracks  # noqa: E402
+from harness import tracks
+
+ROOT = tracks.ROOT
 
 # Comments and string/char literals in one pass: strings are kept (a "/*"
 # inside a string is not a comment), comments are dropped.

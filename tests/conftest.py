@@ -15,16 +15,12 @@ however it ends, every process it started is killed (with its whole process
 group) and every scripted peer is closed.
 """
 
-import os
-import sys
-
 import pytest
 
-# The harness is the package tests/harness (pytest.ini also puts tests/ on
-# the path; this keeps `pytest -c /dev/null tests/...` working).
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from harness import cleanup, process  # noqa: E402
+# The harness is the kit's top-level package harness/; pytest.ini puts the
+# kit's top folder on the path (and `python3 -m pytest`, run from there,
+# does too).
+from harness import cleanup, process
 
 
 def pytest_addoption(parser):

@@ -3,7 +3,7 @@
     fetch-line --connect HOST:PORT [--timeout-ms N] [--send TEXT] [--trace]
 
 Each test names the item of the contract it checks (COM-2, FL-1 ...). Every
-peer is a scripted server of tests/harness/peers.py, so each situation (a
+peer is a scripted server of harness/peers.py, so each situation (a
 line that trickles in, a peer that never answers, a connect that hangs
 because the listener's backlog is full) happens on purpose, and the tests
 measure when the program exits and when the peer sees its connection close.

@@ -18,7 +18,6 @@ import pytest
 from harness import tracks
 
 ROOT = tracks.ROOT
-DEMO = ROOT / "demo" / "demo.py"
 
 # What each scene must show: its versions (column titles), and marks.
 SCENES = {
@@ -47,7 +46,7 @@ SCENES = {
 def output():
     """The whole demo's plain output, split by scene."""
     result = subprocess.run(
-        [sys.executable, str(DEMO), "--plain"], cwd=ROOT,
+        [sys.executable, "-m", "demo.demo", "--plain"], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
         env=dict(os.environ, KIT_BUILD=os.environ.get("KIT_BUILD", "build")))
     text = result.stdout.decode()
@@ -116,6 +115,6 @@ def test_svg_of_each_scene_is_xml(output, scene):
 
 
 def test_an_unknown_scene_is_a_usage_error():
-    bad = subprocess.run([sys.executable, str(DEMO), "nosuch"], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "demo.demo", "nosuch"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert bad.returncode == 2 and b"no scene nosuch" in bad.stderr

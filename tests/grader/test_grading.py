@@ -23,9 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADE = ROOT / "grader" / "grade"
-sys.path.insert(0, str(ROOT / "grader"))
-
-from gradelib import rubric as rubric_mod, starter  # noqa: E402
+from grader.gradelib import rubric as rubric_mod, starter
 
 CONTRACT_FILES = {
     "fetch-line": "test_fetch_line.py",

@@ -17,8 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# The repository root: this file is ROOT/tests/harness/tracks.py.
-ROOT = Path(__file__).resolve().parents[2]
+# The repository root: this file is ROOT/harness/tracks.py.
+ROOT = Path(__file__).resolve().parents[1]
 LIST = ROOT / "tracks.list"
 
 
