@@ -169,7 +169,7 @@ static void dash_drop(struct fut *f)
     fut_tcp_close(d->conn);
     buf_free(&d->events);
     buf_free(&d->out);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable dash_vt = {"dashboard", dash_poll, dash_drop};

@@ -202,7 +202,7 @@ static void opening_drop(struct fut *f)
     fut_clear(&o->op);
     jrec_scanner_free(&o->scan);
     buf_free(&o->chunk);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable opening_vt = {"opening", opening_poll,
@@ -215,7 +215,7 @@ static struct fut *opening_new(void)
     if (o == NULL)
         return fut_ready(-ENOMEM);
     if (jrec_scanner_init(&o->scan) < 0) {
-        fut_free_mem(&o->base);
+        fut_mem_free(&o->base);
         return fut_ready(-ENOMEM);
     }
     return &o->base;
@@ -378,7 +378,7 @@ static void replay_drop(struct fut *f)
 
     fut_clear(&r->op);
     buf_free(&r->chunk);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable replay_vt = {"replay", replay_poll, replay_drop};
@@ -602,7 +602,7 @@ static void main_drop(struct fut *f)
         stop_serving();
     fut_clear(&m->sig);
     fut_interval_close(m->iv);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable main_vt = {"journal", main_poll, main_drop};
@@ -678,7 +678,7 @@ static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
          * the wait for that ring is made before we join the line: once in
          * line, nothing can fail. */
         c->op = fut_chan_recv(c->bell, &c->rung);
-        if (c->op == fut_ready(-ENOMEM) || fut_chan_try_send(j.arrivals, c) < 0)
+        if (fut_is_nomem(c->op) || fut_chan_try_send(j.arrivals, c) < 0)
             CO_RETURN(&c->co, c, -ENOMEM);
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
         for (;;) {
@@ -734,7 +734,7 @@ static void client_drop(struct fut *f)
     buf_free(&c->out);
     fut_clear(&c->task); /* our own handle: detaches, frees it */
     j.clients--;
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable client_vt = {"client", client_poll, client_drop};
@@ -747,7 +747,7 @@ static void spawn_client(struct fut_tcp *conn, uint64_t id)
 
     if (c == NULL || (c->bell = fut_chan_new(1)) == NULL) {
         report_note("out of memory: turning a client away");
-        fut_free_mem((struct fut *)c);
+        fut_mem_free((struct fut *)c);
         fut_tcp_close(conn);
         return;
     }
@@ -755,7 +755,7 @@ static void spawn_client(struct fut_tcp *conn, uint64_t id)
     c->id = id;
     j.clients++;
     task = fut_scope_spawn(j.scope, &c->base, "client");
-    if (task != fut_ready(-ENOMEM))
+    if (!fut_is_nomem(task))
         c->task = task; /* the task has not run yet: it runs from the loop */
 }
 
@@ -826,7 +826,7 @@ static void acceptor_drop(struct fut *f)
 
     fut_clear(&a->op);
     fut_tcp_close(a->conn);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable acceptor_vt = {"acceptor", acceptor_poll,
@@ -854,7 +854,7 @@ static int start_serving(void)
     if (j.scope == NULL || j.events == NULL || j.arrivals == NULL ||
         acceptor == NULL) {
         report_error("out of memory");
-        fut_free_mem(acceptor);
+        fut_mem_free(acceptor);
         return -1;
     }
     fut_drop(fut_scope_spawn(j.scope, acceptor, "acceptor")); /* detached */

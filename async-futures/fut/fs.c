@@ -118,7 +118,7 @@ static void fs_free(struct fs_fut *f)
     buf_free(&f->data);
     fut_mem_free(f->rbuf);
     fut_mem_free(f->made);
-    fut_free_mem(&f->base);
+    fut_mem_free(&f->base);
 }
 
 static void fs_done(uv_fs_t *req);

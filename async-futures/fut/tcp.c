@@ -163,7 +163,7 @@ static void connect_drop(struct fut *f)
         else
             tcp_free_unopened(k->c);
     }
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable connect_vt = {"tcp-connect", connect_poll,
@@ -179,7 +179,7 @@ struct fut *fut_tcp_connect(uv_loop_t *loop, const struct sockaddr *addr,
         return fut_ready(-ENOMEM);
     k->c = tcp_new();
     if (k->c == NULL) {
-        fut_free_mem(&k->base);
+        fut_mem_free(&k->base);
         return fut_ready(-ENOMEM);
     }
     k->loop = loop;
@@ -275,7 +275,7 @@ static void read_drop(struct fut *f)
      * stops it (read_done sees no waker): the drop itself needs no call
      * into libuv, and a dropped read loses no byte. */
     c->read_waker = (struct fut_waker){NULL, NULL};
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable read_vt = {"tcp-read-line", read_poll,
@@ -372,7 +372,7 @@ static void write_drop(struct fut *f)
     /* The uv_write_t and the buffer belong to the connection, so they
      * outlive this future; write_done will wake nobody. */
     c->write_waker = (struct fut_waker){NULL, NULL};
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable write_vt = {"tcp-write-all", write_poll,
@@ -585,7 +585,7 @@ static void accept_drop(struct fut *f)
     listener_idle(a->l);
     if (a->c != NULL)
         tcp_free_unopened(a->c);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable accept_vt = {"tcp-accept", accept_poll,
@@ -600,7 +600,7 @@ struct fut *fut_tcp_accept(struct fut_tcp_listener *l, struct fut_tcp **out)
         return fut_ready(-ENOMEM);
     a->c = tcp_new();
     if (a->c == NULL) {
-        fut_free_mem(&a->base);
+        fut_mem_free(&a->base);
         return fut_ready(-ENOMEM);
     }
     a->l = l;
