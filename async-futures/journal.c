@@ -4,9 +4,10 @@
  * The tasks, and what each one waits for:
  *
  *   main loop   the next of four things, in a select: the shutdown signal,
- *               the flush tick, a new subscriber, an event. It alone
- *               numbers events, keeps the records not yet in the file
- *               (j.pending), writes them (a flush) and serves replays.
+ *               the flush tick, a new subscriber, an event (during a
+ *               replay: its end, the signal, an event). It alone numbers
+ *               events, keeps the records not yet in the file (j.pending),
+ *               writes them (a flush) and starts replays.
  *   acceptor    the next connection (server.c, the plumbing every futures
  *               server shares); it spawns a client task for it.
  *   client      its first line: PUB or SUB. A publisher then reads lines
@@ -14,14 +15,16 @@
  *               its place in line for a replay (reading meanwhile, so that
  *               it notices at once when its client leaves), waits for the
  *               replay to be over, then writes its queue of live records
- *               as they come.
+ *               as they come (outq.c).
+ *
+ * The file's check at start and the replay's reading are jfile.c's.
  *
  * What to notice:
  *
- *   - The pause of JR-7 is not written anywhere. A replay is awaited in
- *     the main loop's "new subscriber" branch, and while it runs the loop
- *     selects over the replay, the signal and the events, but not over the
- *     flush tick: the writer is paused because nobody polls it.
+ *   - The pause of JR-7 is not written anywhere. While a replay runs,
+ *     the main loop selects over its end, the signal and the events, but
+ *     not over the flush tick: the writer is paused because nobody polls
+ *     it (next_turn).
  *   - No gap, no duplicate (JR-4). Between two awaits nothing else runs,
  *     so the end of the flush before a replay (the file now holds every
  *     event numbered so far) and the subscriber joining the live list
@@ -71,6 +74,7 @@
 #include "jfile.h"
 #include "jrec.h"
 #include "lsock.h"
+#include "outq.h"
 #include "proc.h"
 #include "report.h"
 #include "server.h"
@@ -105,12 +109,8 @@ struct client {
     int rc;
     /* As a subscriber. */
     enum sub_state sub;
-    struct fut_chan *bell; /* holds a message: look at the queue */
-    void *rung;            /* what a receive on the bell took */
+    struct outq q;         /* its live records (JR-9) */
     struct fut *turn;      /* the ring that ends its replay, or NULL */
-    struct buf queue;      /* live records not handed to a write yet */
-    struct buf out;        /* the records being written */
-    uint64_t unsent;       /* queue.len + out.len: the backlog (JR-9) */
     struct client *prev, *next; /* in j.line or j.subs */
 };
 
@@ -122,7 +122,7 @@ static struct journal {
     struct fut_exec *ex;
     struct server *server;     /* the acceptor and every client */
     struct fut_chan *events;   /* struct event *, from publishers */
-    struct fut_chan *arrivals; /* a message per subscriber that joins j.line */
+    struct fut_chan *arrivals; /* a message per subscriber joining j.line */
     struct jfile_start f; /* the file, its size (whole records only), and
                              the SEQ of the last event numbered */
     struct buf pending; /* records numbered, not yet in the file */
@@ -170,23 +170,16 @@ static void flushed(int rc)
 /* ---------------------------------------------------------------------
  * Events and subscribers: what the main loop does between awaits. */
 
-/* Tells c's task to look at its queue. The bell holds one message: if
- * one is there already (-EAGAIN), the task will look anyway. */
-static void ring(struct client *c)
-{
-    int rc = fut_chan_try_send(c->bell, c);
-
-    (void)rc;
-}
-
-/* Closes subscriber c: gives up its replay if it is the one replayed,
- * then cancels its task, whose drop closes the connection. c is gone
- * when this returns. */
+/* Closes subscriber c: gives up its replay if it is the one replayed
+ * (writing resumes), then cancels its task, whose drop closes the
+ * connection. c is gone when this returns. */
 static void close_subscriber(struct client *c, const char *why)
 {
     if (c == j.replaying) {
         fut_clear(&j.replay);
         j.replaying = NULL;
+        trace_event("replay-end %s", why);
+        trace_event("resumed");
     }
     server_client_close(&c->sc, why);
 }
@@ -238,17 +231,17 @@ static void queue_for_subscribers(const char *record, size_t len)
     struct client *c, *next;
 
     for (c = j.subs; c != NULL; c = next) {
+        int rc = outq_push(&c->q, record, len, (uint64_t)cli.max_backlog);
+
         next = c->next; /* c may be closed */
-        if (c->unsent + len > (uint64_t)cli.max_backlog) {
+        if (rc == -ENOBUFS) {
             trace_event("backlog-exceeded #%" PRIu64 " %" PRIu64 " bytes",
-                        c->sc.id, c->unsent + len);
+                        c->sc.id, c->q.unsent + len);
             close_subscriber(c, "backlog exceeded");
-        } else if (buf_append(&c->queue, record, len) < 0) {
+        } else if (rc < 0) {
             close_subscriber(c, "out of memory");
-        } else {
-            c->unsent += len;
-            if (c != j.replaying)
-                ring(c);
+        } else if (c != j.replaying) {
+            outq_ring(&c->q);
         }
     }
 }
@@ -306,123 +299,39 @@ static void start_replay(struct client *c)
                            jfile_replay(j.f.file, c->sc.conn, j.f.size));
 }
 
-/* Ends the replay with its result rc (-ECANCELED when the main loop gave
- * it up): its subscriber is released, or closed (JR-8). */
+/* Ends the replay with its result rc: its subscriber goes live, or is
+ * closed (JR-8). */
 static void end_replay(int rc)
 {
     struct client *c = j.replaying;
 
-    fut_clear(&j.replay);
-    j.replaying = NULL;
-    trace_event("replay-end %s", rc == 0 ? "done" : report_strerror(rc));
-    trace_event("resumed");
-    if (c == NULL)
-        return; /* closed meanwhile, for its backlog */
-    if (rc == 0) {
-        c->sub = SUB_LIVE;
-        ring(c); /* its queue is no longer held */
-    } else {
+    if (rc != 0) {
         close_subscriber(c, rc == -ETIMEDOUT ? "replay timed out"
                                              : report_strerror(rc));
+        return;
     }
+    fut_clear(&j.replay);
+    j.replaying = NULL;
+    trace_event("replay-end done");
+    trace_event("resumed");
+    c->sub = SUB_LIVE;
+    outq_ring(&c->q); /* its queue is no longer held */
 }
 
 /* ---------------------------------------------------------------------
  * The main loop. */
 
-/* The branches of a turn, in order of priority (the lowest index wins a
- * tie): the signal first, the tick before a flood of events (it is not
- * held back by them), a subscriber before events (a flood does not keep
- * replays waiting). */
-enum { ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
+/* What can happen next, as the branches of the main loop's select. */
+enum turn { ON_REPLAY_OVER, ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
 
-/* ... and of a turn while a replay runs: no tick (the writer is paused),
- * no new subscriber (one replay at a time). */
-enum { REPLAY_OVER, REPLAY_SIGNAL, REPLAY_EVENT };
-
-/* The signal's branch won: rc is the signal, or a negative errno when the
- * select could not even be made (see next_turn). */
+/* The branch of the signal won: rc is the signal, or a negative errno when
+ * the select could not even be made (see next_turn). */
 static void stop_on(int rc)
 {
     if (rc < 0) {
         report_error("%s", report_strerror(rc));
         j.status = EXIT_ERROR;
     }
-}
-
-/* A subscriber's turn: a future of the main loop's, awaited in its "new
- * subscriber" branch. Ready with the signal if one came during the
- * replay, else 0. */
-struct sub_turn {
-    struct fut base;
-    struct co co;
-    struct fut *op;   /* the select being awaited, or NULL */
-    struct fut *sig;  /* the main loop's, borrowed */
-    struct client *c; /* the subscriber replayed */
-    size_t winner;    /* the branch that won */
-    void *msg;        /* what the winning receive took */
-    int rc;
-};
-
-/* Sets the winner to the signal's branch first: a select that cannot even
- * be made (-ENOMEM) then ends the loop. */
-static struct fut *replay_select(struct sub_turn *t)
-{
-    struct fut *fs[3];
-
-    t->winner = REPLAY_SIGNAL;
-    fs[REPLAY_OVER] = fut_borrow(j.replay);
-    fs[REPLAY_SIGNAL] = fut_borrow(t->sig);
-    fs[REPLAY_EVENT] = fut_chan_recv(j.events, &t->msg);
-    return fut_select(fs, 3, &t->winner);
-}
-
-static enum fut_poll turn_poll(struct fut *f, struct fut_ctx *ctx)
-{
-    struct sub_turn *t = (struct sub_turn *)f;
-
-    CO_BEGIN(&t->co);
-    /* lesson:af-journal-replay */
-    /* A subscriber's turn (JR-8): flush (JR-6), then replay. While the
-     * replay runs, each turn selects over it, the signal and events,
-     * but not the tick: writing is paused (JR-7), events go on. */
-    t->op = flush();
-    CO_AWAIT_TAKE(&t->co, ctx, &t->op, t->rc);
-    flushed(t->rc);
-    if (j.status != EXIT_DONE)
-        CO_RETURN(&t->co, t, 0);
-    start_replay(t->c);
-    do {
-        t->op = replay_select(t);
-        CO_AWAIT_TAKE(&t->co, ctx, &t->op, t->rc);
-        if (t->winner == REPLAY_EVENT)
-            number_events(t->msg); /* may close the one replayed */
-    } while (t->winner == REPLAY_EVENT && j.replay != NULL &&
-             j.status == EXIT_DONE);
-    end_replay(t->winner == REPLAY_OVER ? t->rc : -ECANCELED);
-    /* end */
-    CO_RETURN(&t->co, t, t->winner == REPLAY_SIGNAL ? t->rc : 0);
-    CO_END(&t->co);
-}
-
-static void turn_drop(struct fut *f)
-{
-    fut_clear(&((struct sub_turn *)f)->op);
-    fut_mem_free(f);
-}
-
-static const struct fut_vtable turn_vt = {"subscriber-turn", turn_poll,
-                                          turn_drop};
-
-static struct fut *turn_new(struct fut *sig, struct client *c)
-{
-    struct sub_turn *t = (struct sub_turn *)fut_alloc(&turn_vt, sizeof *t);
-
-    if (t == NULL)
-        return fut_ready(-ENOMEM);
-    t->sig = sig;
-    t->c = c;
-    return &t->base;
 }
 
 struct main_loop {
@@ -432,27 +341,47 @@ struct main_loop {
     struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
     struct fut_interval *iv; /* the flush tick (JR-6) */
     int64_t tick;
-    size_t winner; /* the branch that won */
-    void *msg;     /* what the winning receive took */
+    enum turn branch[4]; /* what each branch of the select is */
+    size_t winner;       /* the branch that won */
+    enum turn what;      /* branch[winner] */
+    void *msg;           /* what the winning receive took */
     int rc;
 };
 
-/* The winner is set to the signal's branch first, as in replay_select. */
+static void add_branch(struct main_loop *m, struct fut **fs, size_t *n,
+                       enum turn what, struct fut *f)
+{
+    m->branch[*n] = what;
+    fs[(*n)++] = f;
+}
+
+/* lesson:af-journal-replay */
+/* The select of one turn, the lowest index winning a tie: the end of a
+ * replay, the signal, the tick before a flood of events (it is not held
+ * back by them), a subscriber before events (a flood does not keep
+ * replays waiting). While a replay runs there is no tick, so writing is
+ * paused (JR-7) just by not polling it, and no new subscriber (one replay
+ * at a time, JR-8); events go on. */
 static struct fut *next_turn(struct main_loop *m)
 {
     struct fut *fs[4];
+    size_t n = 0;
 
-    m->winner = ON_SIGNAL;
-    /* fut_borrow: when another branch wins, the signal future is not
-     * dropped (that would let the next signal kill us) but kept for the
-     * next turn. Every other branch is made afresh each turn; dropping
-     * them loses nothing. */
-    fs[ON_SIGNAL] = fut_borrow(m->sig);
-    fs[ON_TICK] = fut_interval_tick(m->iv, &m->tick);
-    fs[ON_SUBSCRIBER] = fut_chan_recv(j.arrivals, &m->msg);
-    fs[ON_EVENT] = fut_chan_recv(j.events, &m->msg);
-    return fut_select(fs, 4, &m->winner);
+    if (j.replay != NULL)
+        add_branch(m, fs, &n, ON_REPLAY_OVER, fut_borrow(j.replay));
+    /* fut_borrow: when another branch wins, the signal future is kept for
+     * the next turn, not dropped (the next signal would kill us). */
+    m->winner = n; /* a select that cannot be made ends the loop */
+    add_branch(m, fs, &n, ON_SIGNAL, fut_borrow(m->sig));
+    if (j.replay == NULL) {
+        add_branch(m, fs, &n, ON_TICK, fut_interval_tick(m->iv, &m->tick));
+        add_branch(m, fs, &n, ON_SUBSCRIBER,
+                   fut_chan_recv(j.arrivals, &m->msg));
+    }
+    add_branch(m, fs, &n, ON_EVENT, fut_chan_recv(j.events, &m->msg));
+    return fut_select(fs, n, &m->winner);
 }
+/* end */
 
 /* A future starts at its first poll (fut.h, P4): the signal is polled
  * once before anyone can know our port, so that from then on SIGTERM
@@ -476,23 +405,27 @@ static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
     while (j.status == EXIT_DONE) {
         m->op = next_turn(m);
         CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        if (m->winner == ON_SIGNAL) {
+        m->what = m->branch[m->winner];
+        if (m->what == ON_SIGNAL) {
             stop_on(m->rc);
             break;
-        } else if (m->winner == ON_EVENT) {
-            number_events(m->msg);
-        } else if (m->winner == ON_TICK) {
-            m->op = flush(); /* JR-6 */
+        } else if (m->what == ON_EVENT) {
+            number_events(m->msg); /* may close the one replayed */
+        } else if (m->what == ON_REPLAY_OVER) {
+            end_replay(m->rc);
+        } else if (m->what == ON_TICK || j.line != NULL) {
+            /* A flush at the tick (JR-6), and before a replay, whose
+             * snapshot is then the whole file (JR-4). (A subscriber that
+             * left while in line is gone from it: j.line may be NULL.) */
+            m->op = flush();
             CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
             flushed(m->rc);
-        } else if (j.line != NULL) { /* NULL: the subscriber left */
-            m->op = turn_new(m->sig, j.line);
-            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-            stop_on(m->rc);
-            if (m->rc != 0)
-                break; /* a signal came during the replay */
+            if (m->what == ON_SUBSCRIBER && j.status == EXIT_DONE)
+                start_replay(j.line);
         }
     }
+    if (j.replaying != NULL) /* a signal or an error came during it */
+        close_subscriber(j.replaying, "shutdown");
     /* The end (JR-11): nothing more is read; what was read is numbered
      * and flushed. Then the file is cut to its whole records: after a
      * failed write, that drops what it left of a record (JR-12); after a
@@ -597,7 +530,7 @@ static enum fut_poll subscriber_poll(struct fut *f, struct fut_ctx *ctx)
      * our connection, then rings: from then on we must not end before the
      * ring. So the wait for it is made before we join the line. Until our
      * turn comes we read, and a client that leaves is closed at once. */
-    c->turn = fut_chan_recv(c->bell, &c->rung);
+    c->turn = outq_rung(&c->q);
     if (fut_is_nomem(c->turn) || line_join(c) < 0)
         CO_RETURN(&s->co, s, -ENOMEM);
     while (c->sub == SUB_QUEUED) {
@@ -609,22 +542,8 @@ static enum fut_poll subscriber_poll(struct fut *f, struct fut_ctx *ctx)
     if (c->sub != SUB_LIVE) /* the ring has not come yet */
         CO_AWAIT(&s->co, ctx, c->turn);
     fut_clear(&c->turn);
-    for (;;) {
-        if (c->queue.len == 0) {
-            s->op = wait_or_read(c, fut_chan_recv(c->bell, &c->rung));
-            CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
-            if (s->rc <= 0)
-                break; /* the peer left (0) or failed */
-            continue;  /* rung, or a line: a subscriber's mean nothing */
-        }
-        buf_move(&c->out, &c->queue);
-        s->op = fut_tcp_write_all(c->sc.conn, c->out.data, c->out.len);
-        CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
-        if (s->rc < 0)
-            break;
-        c->unsent -= c->out.len;
-        buf_clear(&c->out);
-    }
+    s->op = outq_serve(&c->q, c->sc.conn); /* live (JR-4) */
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
     CO_RETURN(&s->co, s, s->rc);
     CO_END(&s->co);
 }
@@ -690,9 +609,7 @@ static void client_drop(struct fut *f)
     fut_clear(&c->turn); /* after the select that may borrow it */
     client_unlink(c);
     server_client_release(&c->sc);
-    fut_chan_free(c->bell);
-    buf_free(&c->queue);
-    buf_free(&c->out);
+    outq_free(&c->q);
     fut_mem_free(f);
 }
 
@@ -704,7 +621,7 @@ static struct server_client *client_new(void *arg)
     struct client *c = (struct client *)fut_alloc(&client_vt, sizeof *c);
 
     (void)arg;
-    if (c != NULL && (c->bell = fut_chan_new(1)) == NULL) {
+    if (c != NULL && outq_init(&c->q) < 0) {
         fut_mem_free(c);
         c = NULL;
     }
