@@ -158,6 +158,11 @@ int server_announce(const struct server *s)
     return fut_tcp_listener_announce(s->listener);
 }
 
+int server_addr(const struct server *s, struct addr *out)
+{
+    return fut_tcp_listener_addr(s->listener, out);
+}
+
 int server_start(struct server *s)
 {
     struct acceptor *a =

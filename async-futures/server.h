@@ -61,6 +61,9 @@ struct server *server_new(struct fut_exec *ex, uv_loop_t *loop,
  * Call once, when the server accepts. 0 or a negative errno. */
 int server_announce(const struct server *s);
 
+/* The address s listens on (its real port after port 0). 0 or -errno. */
+int server_addr(const struct server *s, struct addr *out);
+
 /* Starts the acceptor task. Returns 0, or -ENOMEM. */
 int server_start(struct server *s);
 
