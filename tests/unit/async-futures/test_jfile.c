@@ -149,12 +149,15 @@ Test(jfile, a_replay_sends_the_first_end_bytes)
 {
     uv_loop_t loop;
     struct rig r;
+    struct fut *f;
 
     make_file("1 one\n2 two\n3 three\n");
     uv_loop_init(&loop);
     rig_open(&loop, &r);
-    cr_assert_eq(ft_drive(&loop, jfile_replay(r.st.file, r.conn, 12),
-                          peer_pump, &r) > 0, true);
+    f = jfile_replay(r.st.file, r.conn, 12);
+    ft_drive(&loop, f, peer_pump, &r);
+    cr_assert_eq(fut_result(f), 0);
+    fut_drop(f);
     for (int i = 0; i < 100 && r.got_len < 12; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         peer_pump(&r);
