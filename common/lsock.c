@@ -186,8 +186,13 @@ static int what_next(int err)
 /* Out of descriptors. The client stays queued, so calling accept again
  * at once would fail again at once: a loop that burns a core. The classic
  * way out is the spare descriptor: give it up, accept the client into its
- * place, tell it we are busy, close it, take the spare back. */
-static int shed_one(struct lsock *l, const char *busy_msg)
+ * place, take the spare back. If the spare cannot be had again, there is
+ * no room for the client: tell it we are busy and close it (which makes
+ * the room for the spare). If it can, descriptors were freed meanwhile (a
+ * blocking accept may have waited a long time for this client): serve
+ * it. Returns the client's socket, or a negative errno as lsock_accept. */
+static int shed_one(struct lsock *l, struct sockaddr_storage *peer,
+                    const char *busy_msg)
 {
     int fd;
 
@@ -196,15 +201,19 @@ static int shed_one(struct lsock *l, const char *busy_msg)
     if (l->spare_fd < 0)
         return -EMFILE;
     close(l->spare_fd);
-    fd = accept_next(l, NULL);
+    fd = accept_next(l, peer);
+    l->spare_fd = open_spare();
+    if (fd >= 0 && l->spare_fd >= 0) {
+        l->short_noted = false;
+        return fd;
+    }
     if (fd >= 0) {
         trace_event("busy (out of file descriptors)");
         lsock_turn_away(fd, busy_msg);
         close(fd);
-    }
-    l->spare_fd = open_spare();
-    if (fd >= 0)
+        l->spare_fd = open_spare();
         return -ECONNABORTED; /* turned one away: there may be more */
+    }
     /* -EAGAIN: none was waiting after all (accept says EMFILE before it
      * looks). -EMFILE: even the spare did not make room. */
     return what_next(fd);
@@ -225,7 +234,7 @@ int lsock_accept(struct lsock *l, struct sockaddr_storage *peer,
         report_note("out of file descriptors (%s): turning clients away",
                     strerror(-fd));
     l->short_noted = true;
-    return shed_one(l, busy_msg);
+    return shed_one(l, peer, busy_msg);
 }
 
 void lsock_close(struct lsock *l)

@@ -77,9 +77,11 @@ void lsock_report_failure(const struct addr *addr, int err);
  *   anything else  the listening socket itself failed (-EINVAL once it
  *                  was shut down): stop accepting.
  * Out of descriptors, it gives the answer every server needs: close the
- * spare, accept the waiting client into its place, turn it away with
- * busy_msg (lsock_turn_away), close it, take the spare back. The shortage
- * is reported once (report_note) until an accept succeeds again. */
+ * spare, accept the waiting client into its place, take the spare back;
+ * if that fails there is no room for the client: turn it away with
+ * busy_msg (lsock_turn_away) and close it (if it works, room was made
+ * meanwhile, and the client is returned to be served). The shortage is
+ * reported once (report_note) until an accept succeeds again. */
 int lsock_accept(struct lsock *l, struct sockaddr_storage *peer,
                  const char *busy_msg);
 
