@@ -80,6 +80,9 @@
 #include "server.h"
 #include "trace.h"
 
+/* ------------------------------------------------------------------------
+ * Options and state */
+
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct journal_cli cli;
 
@@ -136,8 +139,10 @@ static struct journal {
     int status;               /* the exit status: an error ends the loop */
 } j = {.pending = BUF_INIT};
 
-/* ---------------------------------------------------------------------
- * The file: the check at start, flushes. */
+/* ------------------------------------------------------------------------
+ * The file */
+
+/* (The check at start and the replay's reading are jfile.c's.) */
 
 /* Returns a future that writes every pending record at the end of the
  * file (it takes them: pending is empty afterwards). */
@@ -167,8 +172,11 @@ static void flushed(int rc)
     trace_event("flush %zu records, %zu bytes", j.flushing_count, j.flushing);
 }
 
-/* ---------------------------------------------------------------------
- * Events and subscribers: what the main loop does between awaits. */
+/* ------------------------------------------------------------------------
+ * Live fan-out */
+
+/* What the main loop does between awaits: number events, queue them for
+ * the subscribers, close those that cannot take them. */
 
 /* Closes subscriber c: gives up its replay if it is the one replayed
  * (writing resumes), then cancels its task, whose drop closes the
@@ -182,25 +190,6 @@ static void close_subscriber(struct client *c, const char *why)
         trace_event("resumed");
     }
     server_client_close(&c->sc, why);
-}
-
-/* A subscriber takes its place at the end of the line for a replay, and
- * tells the main loop (JR-8). */
-static int line_join(struct client *c)
-{
-    int rc = fut_chan_try_send(j.arrivals, &j);
-
-    if (rc < 0)
-        return rc;
-    c->sub = SUB_QUEUED;
-    c->next = NULL;
-    c->prev = j.line_end;
-    if (j.line_end != NULL)
-        j.line_end->next = c;
-    else
-        j.line = c;
-    j.line_end = c;
-    return 0;
 }
 
 /* Takes c out of the list it is in (j.line, or j.subs). */
@@ -276,8 +265,27 @@ static void number_events(struct event *first)
         number_event(ev);
 }
 
-/* ---------------------------------------------------------------------
- * The replay: one subscriber at a time, in arrival order (JR-8). */
+/* ------------------------------------------------------------------------
+ * Replay: one subscriber at a time, in arrival order (JR-8) */
+
+/* A subscriber takes its place at the end of the line for a replay, and
+ * tells the main loop (JR-8). */
+static int line_join(struct client *c)
+{
+    int rc = fut_chan_try_send(j.arrivals, &j);
+
+    if (rc < 0)
+        return rc;
+    c->sub = SUB_QUEUED;
+    c->next = NULL;
+    c->prev = j.line_end;
+    if (j.line_end != NULL)
+        j.line_end->next = c;
+    else
+        j.line = c;
+    j.line_end = c;
+    return 0;
+}
 
 /* Starts c's replay, right after the flush: the snapshot is the whole
  * file, and c joins the live list now, its queue held. Nothing can run
@@ -318,163 +326,8 @@ static void end_replay(int rc)
     outq_ring(&c->q); /* its queue is no longer held */
 }
 
-/* ---------------------------------------------------------------------
- * The main loop. */
-
-/* What can happen next, as the branches of the main loop's select. */
-enum turn { ON_REPLAY_OVER, ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
-
-/* The branch of the signal won: rc is the signal, or a negative errno when
- * the select could not even be made (see next_turn). */
-static void stop_on(int rc)
-{
-    if (rc < 0) {
-        report_error("%s", report_strerror(rc));
-        j.status = EXIT_ERROR;
-    }
-}
-
-struct main_loop {
-    struct fut base;
-    struct co co;
-    struct fut *op;          /* the step being awaited, or NULL */
-    struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
-    struct fut_interval *iv; /* the flush tick (JR-6) */
-    int64_t tick;
-    enum turn branch[4]; /* what each branch of the select is */
-    size_t winner;       /* the branch that won */
-    enum turn what;      /* branch[winner] */
-    void *msg;           /* what the winning receive took */
-    int rc;
-};
-
-static void add_branch(struct main_loop *m, struct fut **fs, size_t *n,
-                       enum turn what, struct fut *f)
-{
-    m->branch[*n] = what;
-    fs[(*n)++] = f;
-}
-
-/* lesson:af-journal-replay */
-/* The select of one turn, the lowest index winning a tie: the end of a
- * replay, the signal, the tick before a flood of events (it is not held
- * back by them), a subscriber before events (a flood does not keep
- * replays waiting). While a replay runs there is no tick, so writing is
- * paused (JR-7) just by not polling it, and no new subscriber (one replay
- * at a time, JR-8); events go on. */
-static struct fut *next_turn(struct main_loop *m)
-{
-    struct fut *fs[4];
-    size_t n = 0;
-
-    if (j.replay != NULL)
-        add_branch(m, fs, &n, ON_REPLAY_OVER, fut_borrow(j.replay));
-    /* fut_borrow: when another branch wins, the signal future is kept for
-     * the next turn, not dropped (the next signal would kill us). */
-    m->winner = n; /* a select that cannot be made ends the loop */
-    add_branch(m, fs, &n, ON_SIGNAL, fut_borrow(m->sig));
-    if (j.replay == NULL) {
-        add_branch(m, fs, &n, ON_TICK, fut_interval_tick(m->iv, &m->tick));
-        add_branch(m, fs, &n, ON_SUBSCRIBER,
-                   fut_chan_recv(j.arrivals, &m->msg));
-    }
-    add_branch(m, fs, &n, ON_EVENT, fut_chan_recv(j.events, &m->msg));
-    return fut_select(fs, n, &m->winner);
-}
-/* end */
-
-/* A future starts at its first poll (fut.h, P4): the signal is polled
- * once before anyone can know our port, so that from then on SIGTERM
- * means an orderly shutdown, never death. Then the ready line (JR-1). */
-static void start(struct main_loop *m, struct fut_ctx *ctx)
-{
-    if (fut_poll(m->sig, ctx) != FUT_PENDING) {
-        report_error("cannot catch signals");
-        j.status = EXIT_ERROR;
-    } else if (server_announce(j.server) < 0) {
-        j.status = EXIT_ERROR;
-    }
-}
-
-static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
-{
-    struct main_loop *m = (struct main_loop *)f;
-
-    CO_BEGIN(&m->co);
-    start(m, ctx);
-    while (j.status == EXIT_DONE) {
-        m->op = next_turn(m);
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        m->what = m->branch[m->winner];
-        if (m->what == ON_SIGNAL) {
-            stop_on(m->rc);
-            break;
-        } else if (m->what == ON_EVENT) {
-            number_events(m->msg); /* may close the one replayed */
-        } else if (m->what == ON_REPLAY_OVER) {
-            end_replay(m->rc);
-        } else if (m->what == ON_TICK || j.line != NULL) {
-            /* A flush at the tick (JR-6), and before a replay, whose
-             * snapshot is then the whole file (JR-4). (A subscriber that
-             * left while in line is gone from it: j.line may be NULL.) */
-            m->op = flush();
-            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-            flushed(m->rc);
-            if (m->what == ON_SUBSCRIBER && j.status == EXIT_DONE)
-                start_replay(j.line);
-        }
-    }
-    if (j.replaying != NULL) /* a signal or an error came during it */
-        close_subscriber(j.replaying, "shutdown");
-    /* The end (JR-11): nothing more is read; what was read is numbered
-     * and flushed. Then the file is cut to its whole records: after a
-     * failed write, that drops what it left of a record (JR-12); after a
-     * good flush the file has that size already. */
-    trace_event("shutdown");
-    server_stop(j.server);
-    if (j.status == EXIT_DONE) {
-        number_events(NULL);
-        m->op = flush();
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        flushed(m->rc);
-    }
-    m->op = fut_file_truncate(j.f.file, (int64_t)j.f.size);
-    CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-    CO_RETURN(&m->co, m, j.status);
-    CO_END(&m->co);
-}
-
-static void main_drop(struct fut *f)
-{
-    struct main_loop *m = (struct main_loop *)f;
-
-    fut_clear(&m->op);
-    fut_clear(&j.replay); /* before its subscriber's connection closes */
-    server_stop(j.server);
-    fut_clear(&m->sig);
-    fut_interval_close(m->iv);
-    fut_mem_free(f);
-}
-
-static const struct fut_vtable main_vt = {"journal", main_poll, main_drop};
-
-static struct fut *main_loop_new(void)
-{
-    struct main_loop *m = (struct main_loop *)fut_alloc(&main_vt, sizeof *m);
-
-    if (m == NULL)
-        return fut_ready(-ENOMEM);
-    m->sig = fut_signal(j.loop);
-    m->iv = fut_interval_new(j.loop, clock_now_ms(), cli.flush_ms);
-    if (m->iv == NULL) {
-        main_drop(&m->base);
-        return fut_ready(-ENOMEM);
-    }
-    return &m->base;
-}
-
-/* ---------------------------------------------------------------------
- * Clients. */
+/* ------------------------------------------------------------------------
+ * Clients */
 
 /* Hands the event in line to the main loop. The channel has no bound:
  * this never waits (JR-7). Returns 0, or a negative errno. */
@@ -628,8 +481,160 @@ static struct server_client *client_new(void *arg)
     return c != NULL ? &c->sc : NULL;
 }
 
-/* ---------------------------------------------------------------------
- * Start and stop. */
+/* ------------------------------------------------------------------------
+ * Main */
+
+/* What can happen next, as the branches of the main loop's select. */
+enum turn { ON_REPLAY_OVER, ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
+
+/* The branch of the signal won: rc is the signal, or a negative errno when
+ * the select could not even be made (see next_turn). */
+static void stop_on(int rc)
+{
+    if (rc < 0) {
+        report_error("%s", report_strerror(rc));
+        j.status = EXIT_ERROR;
+    }
+}
+
+struct main_loop {
+    struct fut base;
+    struct co co;
+    struct fut *op;          /* the step being awaited, or NULL */
+    struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
+    struct fut_interval *iv; /* the flush tick (JR-6) */
+    int64_t tick;
+    enum turn branch[4]; /* what each branch of the select is */
+    size_t winner;       /* the branch that won */
+    enum turn what;      /* branch[winner] */
+    void *msg;           /* what the winning receive took */
+    int rc;
+};
+
+static void add_branch(struct main_loop *m, struct fut **fs, size_t *n,
+                       enum turn what, struct fut *f)
+{
+    m->branch[*n] = what;
+    fs[(*n)++] = f;
+}
+
+/* lesson:af-journal-replay */
+/* The select of one turn, the lowest index winning a tie: the end of a
+ * replay, the signal, the tick before a flood of events (it is not held
+ * back by them), a subscriber before events (a flood does not keep
+ * replays waiting). While a replay runs there is no tick, so writing is
+ * paused (JR-7) just by not polling it, and no new subscriber (one replay
+ * at a time, JR-8); events go on. */
+static struct fut *next_turn(struct main_loop *m)
+{
+    struct fut *fs[4];
+    size_t n = 0;
+
+    if (j.replay != NULL)
+        add_branch(m, fs, &n, ON_REPLAY_OVER, fut_borrow(j.replay));
+    /* fut_borrow: when another branch wins, the signal future is kept for
+     * the next turn, not dropped (the next signal would kill us). */
+    m->winner = n; /* a select that cannot be made ends the loop */
+    add_branch(m, fs, &n, ON_SIGNAL, fut_borrow(m->sig));
+    if (j.replay == NULL) {
+        add_branch(m, fs, &n, ON_TICK, fut_interval_tick(m->iv, &m->tick));
+        add_branch(m, fs, &n, ON_SUBSCRIBER,
+                   fut_chan_recv(j.arrivals, &m->msg));
+    }
+    add_branch(m, fs, &n, ON_EVENT, fut_chan_recv(j.events, &m->msg));
+    return fut_select(fs, n, &m->winner);
+}
+/* end */
+
+/* A future starts at its first poll (fut.h, P4): the signal is polled
+ * once before anyone can know our port, so that from then on SIGTERM
+ * means an orderly shutdown, never death. Then the ready line (JR-1). */
+static void start(struct main_loop *m, struct fut_ctx *ctx)
+{
+    if (fut_poll(m->sig, ctx) != FUT_PENDING) {
+        report_error("cannot catch signals");
+        j.status = EXIT_ERROR;
+    } else if (server_announce(j.server) < 0) {
+        j.status = EXIT_ERROR;
+    }
+}
+
+static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct main_loop *m = (struct main_loop *)f;
+
+    CO_BEGIN(&m->co);
+    start(m, ctx);
+    while (j.status == EXIT_DONE) {
+        m->op = next_turn(m);
+        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+        m->what = m->branch[m->winner];
+        if (m->what == ON_SIGNAL) {
+            stop_on(m->rc);
+            break;
+        } else if (m->what == ON_EVENT) {
+            number_events(m->msg); /* may close the one replayed */
+        } else if (m->what == ON_REPLAY_OVER) {
+            end_replay(m->rc);
+        } else if (m->what == ON_TICK || j.line != NULL) {
+            /* A flush at the tick (JR-6), and before a replay, whose
+             * snapshot is then the whole file (JR-4). (A subscriber that
+             * left while in line is gone from it: j.line may be NULL.) */
+            m->op = flush();
+            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+            flushed(m->rc);
+            if (m->what == ON_SUBSCRIBER && j.status == EXIT_DONE)
+                start_replay(j.line);
+        }
+    }
+    if (j.replaying != NULL) /* a signal or an error came during it */
+        close_subscriber(j.replaying, "shutdown");
+    /* The end (JR-11): nothing more is read; what was read is numbered
+     * and flushed. Then the file is cut to its whole records: after a
+     * failed write, that drops what it left of a record (JR-12); after a
+     * good flush the file has that size already. */
+    trace_event("shutdown");
+    server_stop(j.server);
+    if (j.status == EXIT_DONE) {
+        number_events(NULL);
+        m->op = flush();
+        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+        flushed(m->rc);
+    }
+    m->op = fut_file_truncate(j.f.file, (int64_t)j.f.size);
+    CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+    CO_RETURN(&m->co, m, j.status);
+    CO_END(&m->co);
+}
+
+static void main_drop(struct fut *f)
+{
+    struct main_loop *m = (struct main_loop *)f;
+
+    fut_clear(&m->op);
+    fut_clear(&j.replay); /* before its subscriber's connection closes */
+    server_stop(j.server);
+    fut_clear(&m->sig);
+    fut_interval_close(m->iv);
+    fut_mem_free(f);
+}
+
+static const struct fut_vtable main_vt = {"journal", main_poll, main_drop};
+
+static struct fut *main_loop_new(void)
+{
+    struct main_loop *m = (struct main_loop *)fut_alloc(&main_vt, sizeof *m);
+
+    if (m == NULL)
+        return fut_ready(-ENOMEM);
+    m->sig = fut_signal(j.loop);
+    m->iv = fut_interval_new(j.loop, clock_now_ms(), cli.flush_ms);
+    if (m->iv == NULL) {
+        main_drop(&m->base);
+        return fut_ready(-ENOMEM);
+    }
+    return &m->base;
+}
 
 /* Listens (JR-1, JR-10: server.c) and starts the acceptor. Returns 0, or
  * -1 after reporting. */
