@@ -29,7 +29,8 @@
  *      fut_poll() checks this unless NDEBUG is defined (the kit's build
  *      does not define it): a second poll aborts with the future's
  *      vtable name, instead of whatever the future would do with its
- *      released insides.
+ *      released insides. (The one shared fut_ready(-ENOMEM) future is let
+ *      through: each of its owners polls it once.)
  *
  * THE OUTPUT
  *
