@@ -50,7 +50,8 @@ static enum fut_poll opening_poll(struct fut *f, struct fut_ctx *ctx)
                           &o->out->file);
     CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
     while (o->rc >= 0) {
-        o->op = fut_file_read(o->out->file, (int64_t)o->offset, CHUNK, &o->chunk);
+        o->op = fut_file_read(o->out->file, (int64_t)o->offset, CHUNK,
+                              &o->chunk);
         CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
         if (o->rc <= 0)
             break;

@@ -685,7 +685,8 @@ int main(int argc, char **argv)
     }
     /* Open and check the file, listen, serve: each step reads as it runs. */
     status = EXIT_ERROR;
-    if (fut_exec_block_on(j.ex, jfile_open(&loop, cli.file, &j.f), "opening") == 0 &&
+    if (fut_exec_block_on(j.ex, jfile_open(&loop, cli.file, &j.f),
+                          "opening") == 0 &&
         start_serving() == 0)
         status = fut_exec_block_on(j.ex, main_loop_new(), "journal");
     if (status < 0) {
