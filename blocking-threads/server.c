@@ -2,7 +2,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,11 +28,10 @@ struct client {
 
 struct server {
     struct server_config cfg;
-    struct lsock listener; /* server_run()'s thread only, but for the
-                            * shutdown() in server_stop() */
-    uint64_t last_id;      /* server_run()'s thread only */
-
-    sigset_t signals;      /* SIGINT and SIGTERM, blocked since server_new */
+    struct lsock listener;   /* server_run()'s thread only, but for the
+                              * shutdown() in server_stop() */
+    uint64_t last_id;        /* server_run()'s thread only */
+    sigset_t signals;        /* SIGINT and SIGTERM, blocked by server_new */
     pthread_t signal_thread; /* runs while server_run() does */
 
     pthread_mutex_t lock;

@@ -9,6 +9,9 @@
  *   - ending is closing: the listening socket is closed as soon as the
  *     wait is over, so a late client is refused, not left in the backlog;
  *   - the program leaves only after every close callback has run.
+ * The listening socket is common/lsock.h's, watched with a uv_poll_t and
+ * accepted with lsock_accept(), as in the journal's server (server.h says
+ * why not uv_listen()).
  */
 #include <errno.h>
 #include <stdint.h>
