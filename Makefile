@@ -194,6 +194,21 @@ $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
 mutants: $(MUTANTS)
 
 # ---------------------------------------------------------------------------
+# The lessons' example programs: lessons/examples/DIR/NAME.c, built with
+# common/ only into $(BUILD)/lessons/examples/DIR/NAME. Not a track: each
+# shows one idea (lesson 03's fetch-line written with poll(2) by hand).
+
+LESSON_EXAMPLE_SRCS := $(wildcard lessons/examples/*/*.c)
+LESSON_EXAMPLES := $(LESSON_EXAMPLE_SRCS:%.c=$(BUILD)/%)
+
+all: $(LESSON_EXAMPLES)
+
+$(LESSON_EXAMPLES): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJS)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@
+
+# ---------------------------------------------------------------------------
 # Tests
 
 test: all unit tsan-plain conformance tracks-test mutants-test test-lessons
@@ -269,6 +284,9 @@ demo: all mutants
 test-lessons: all mutants
 	$(PYTHON) lessons/excerpts.py --check
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/lessons tests/demo $(PYTEST_FLAGS)
+	$(PYTHON) -m pytest tests/conformance/test_fetch_line.py $(PYTEST_FLAGS) \
+	    --exe $(BUILD)/lessons/examples/poll/fetch-line \
+	    --contract fetch-line --name fetch-line
 
 # ---------------------------------------------------------------------------
 # The grader (grader/README.md)
