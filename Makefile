@@ -196,7 +196,7 @@ mutants: $(MUTANTS)
 # ---------------------------------------------------------------------------
 # The lessons' example programs: lessons/examples/DIR/NAME.c, built with
 # common/ only into $(BUILD)/lessons/examples/DIR/NAME. Not a track: each
-# shows one idea (lesson 03's fetch-line written with poll(2) by hand).
+# shows one idea (lesson 02b's fetch-line written with poll(2) by hand).
 
 LESSON_EXAMPLE_SRCS := $(wildcard lessons/examples/*/*.c)
 LESSON_EXAMPLES := $(LESSON_EXAMPLE_SRCS:%.c=$(BUILD)/%)

@@ -1,6 +1,6 @@
 /* fetch-line, by hand: one thread, non-blocking sockets and poll(2).
  *
- * The bridge between the blocking-threads track and libuv (lesson 03):
+ * The bridge between the blocking-threads track and libuv (lesson 02b):
  * the same program, the same contract, with no library between us and the
  * kernel. Nothing here waits inside a socket call. The socket is put in
  * non-blocking mode (O_NONBLOCK), so connect(), send() and recv() return
