@@ -10,6 +10,7 @@
 #   make test-san        unit + conformance on the ASan and TSan builds
 #   make demo            the lecture demos: each version's timeline side by side
 #   make bench           what each model costs: memory, threads, latency
+#   make site            the lessons as a web site and slide decks
 #   make SAN=address     ASan+UBSan build into build-address/
 #   make SAN=thread      TSan build into build-thread/
 #   make CC=clang        build with clang
@@ -122,7 +123,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 all: check-deps $(PROGRAMS)
 
 help:
-	@sed -n '4,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,20p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -192,6 +193,21 @@ $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
 .PRECIOUS: $(BUILD)/mutants/%.c $(BUILD)/mutants/%.o
 
 mutants: $(MUTANTS)
+
+# ---------------------------------------------------------------------------
+# The lessons' example programs: lessons/examples/DIR/NAME.c, built with
+# common/ only into $(BUILD)/lessons/examples/DIR/NAME. Not a track: each
+# shows one idea (lesson 02b's fetch-line written with poll(2) by hand).
+
+LESSON_EXAMPLE_SRCS := $(wildcard lessons/examples/*/*.c)
+LESSON_EXAMPLES := $(LESSON_EXAMPLE_SRCS:%.c=$(BUILD)/%)
+
+all: $(LESSON_EXAMPLES)
+
+$(LESSON_EXAMPLES): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJS)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@
 
 # ---------------------------------------------------------------------------
 # Tests
@@ -269,6 +285,55 @@ demo: all mutants
 test-lessons: all mutants
 	$(PYTHON) lessons/excerpts.py --check
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/lessons tests/demo $(PYTEST_FLAGS)
+	$(PYTHON) -m pytest tests/conformance/test_fetch_line.py $(PYTEST_FLAGS) \
+	    --exe $(BUILD)/lessons/examples/poll/fetch-line \
+	    --contract fetch-line --name fetch-line
+
+# ---------------------------------------------------------------------------
+# The lessons as a web site, and a slide deck per lesson (lessons/site.py)
+#
+#   make site        build/site/index.html: the lessons, the demo timelines
+#                    and the excerpts, navigable; build/site/slides/ the decks
+#   make test-site   open every page in headless Chromium: no missing image,
+#                    no broken link (tests/site)
+#
+# Not part of `make test`: pandoc and chromium are large packages that only
+# these two targets need. Run as root, they install what is missing;
+# otherwise they print the apt-get line to run.
+
+SITE_PACKAGES := pandoc
+TEST_SITE_PACKAGES := pandoc chromium
+
+define need_packages
+missing=""; for p in $(1); do \
+    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+        grep -q "install ok installed" || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+    if [ "$$(id -u)" -eq 0 ]; then \
+        echo "make $@: installing:$$missing"; \
+        export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+        apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+    else \
+        echo "make $@ needs these Debian packages:$$missing" >&2; \
+        echo "    sudo apt-get update && sudo apt-get install -y$$missing" >&2; \
+        exit 1; \
+    fi; \
+fi
+endef
+
+.PHONY: site test-site
+
+site: all mutants
+	@$(call need_packages,$(SITE_PACKAGES))
+	@for scene in $$($(PYTHON) -c 'from demo.demo import SCENES; print(*SCENES)'); do \
+	    [ -f $(BUILD)/demo/$$scene.svg ] || \
+	    KIT_BUILD=$(BUILD) $(PYTHON) -m demo.demo --plain $$scene >/dev/null \
+	    || exit 1; done
+	KIT_BUILD=$(BUILD) $(PYTHON) -m lessons.site --out $(BUILD)/site
+
+test-site: site
+	@$(call need_packages,$(TEST_SITE_PACKAGES))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/site $(PYTEST_FLAGS)
 
 # ---------------------------------------------------------------------------
 # The grader (grader/README.md)
