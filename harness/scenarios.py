@@ -15,6 +15,12 @@ end to end and finishes with the program's own clean exit:
 
 exercise(contract, argv, wrapper) returns (result, what) where result is
 the process.Result of the wrapped run and what a sentence for messages.
+
+Every contract of tracks.list has its session here: a function marked
+@session("CONTRACT"), with the arguments (argv, wrapper, env, tmp_path,
+traced). A new contract adds its own function at the end of this file; the
+track tests run it for every program of tracks.list, and a contract without
+one fails them.
 """
 
 import os
@@ -26,15 +32,28 @@ from . import peers, process
 
 EVENTS = 20
 
+# {contract: session function}, filled by @session.
+SESSIONS = {}
 
-def _fetch_line(argv, wrapper, env):
+
+def session(contract):
+    """Marks a function as the ordinary session of `contract`."""
+    def register(fn):
+        SESSIONS[contract] = fn
+        return fn
+    return register
+
+
+@session("fetch-line")
+def _fetch_line(argv, wrapper, env, tmp_path, traced):
     with peers.Server(peers.send(b"hello from the peer\n")) as server:
         result = process.run(wrapper + argv + ["--connect", server.addr],
                              timeout_s=60, env=env)
     return result, "fetch a line from a peer that answers at once"
 
 
-def _dashboard(argv, wrapper, env):
+@session("dashboard")
+def _dashboard(argv, wrapper, env, tmp_path, traced):
     script = peers.seq(peers.send(b"first\nsecond\n"), peers.delay(250),
                        peers.close_after())
     with peers.Server(script) as server:
@@ -44,6 +63,7 @@ def _dashboard(argv, wrapper, env):
     return result, "report two events, then the source closes"
 
 
+@session("journal")
 def _journal(argv, wrapper, env, tmp_path, traced):
     path = tmp_path / "journal.log"
     server = jr.Journal.start(wrapper + argv + ["--listen", "127.0.0.1:0",
@@ -72,7 +92,8 @@ def _journal(argv, wrapper, env, tmp_path, traced):
                     "SIGTERM")
 
 
-def _wait_client(argv, wrapper, env):
+@session("wait-client")
+def _wait_client(argv, wrapper, env, tmp_path, traced):
     # A long deadline: under valgrind, starting up alone takes seconds.
     proc = process.start(wrapper + argv + ["--listen", "127.0.0.1:0",
                                            "--timeout-ms", "60000"],
@@ -94,14 +115,10 @@ def exercise(contract, argv, wrapper=(), env=None, tmp_path=None,
              traced=False):
     """Runs one ordinary session of a program keeping `contract`, started
     as wrapper + argv. traced: the wrapper is strace (signals must go to
-    its child). tmp_path: a folder for the journal's file."""
-    wrapper = list(wrapper)
-    if contract == "fetch-line":
-        return _fetch_line(list(argv), wrapper, env)
-    if contract == "dashboard":
-        return _dashboard(list(argv), wrapper, env)
-    if contract == "journal":
-        return _journal(list(argv), wrapper, env, tmp_path, traced)
-    if contract == "wait-client":
-        return _wait_client(list(argv), wrapper, env)
-    raise ValueError(f"no scenario for contract {contract!r}")
+    its child). tmp_path: a folder for files the program writes."""
+    if contract not in SESSIONS:
+        raise ValueError(f"no session for contract {contract!r}: add a "
+                         f"function marked @session({contract!r}) to "
+                         f"harness/scenarios.py")
+    return SESSIONS[contract](list(argv), list(wrapper), env, tmp_path,
+                              traced)
