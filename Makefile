@@ -15,6 +15,7 @@
 #   make CC=clang        build with clang
 #   make deps            install the Debian packages the kit needs
 #   make clean           remove every build folder
+#   make format          format the C sources (format-check: only check)
 #   make V=1             show the full commands
 
 SHELL := /bin/bash
@@ -122,7 +123,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 all: check-deps $(PROGRAMS)
 
 help:
-	@sed -n '4,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,20p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -256,6 +257,24 @@ kit-test: all
 
 clean:
 	rm -rf build build-*
+
+# Formatting is checked by a tool, not by review (.clang-format at the top):
+# `make format` rewrites the kit's C files in place, `make format-check`
+# names the files that differ and fails if any does. Every .c and .h of the
+# kit, wherever it lives, except in build folders and dist/.
+.PHONY: format format-check
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell find . \( -name 'build' -o -name 'build-*' \
+                  -o -name dist -o -name .git \) -prune \
+                  -o -type f -name '*.[ch]' -print | sort)
+
+format: check-deps
+	$(say) FORMAT "$(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: check-deps
+	$(say) CHECK "the format of $(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
