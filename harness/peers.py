@@ -46,6 +46,18 @@ from . import cleanup
 _POLL_S = 0.05   # how often waiting threads check whether to stop
 
 
+def poll_until(predicate, timeout_s, interval_s=0.005):
+    """Polls predicate() until it is true or timeout_s passed; returns
+    whether it became true. For a wait that only bounds how long a test
+    gives a program to act, where the test's own checks come after."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+    return True
+
+
 def wait_until(predicate, timeout_s, what, interval_s=0.005):
     """Polls predicate() until it is true; returns its value.
 

@@ -25,7 +25,6 @@ one fails them.
 
 import os
 import signal
-import time
 
 from . import journal as jr
 from . import peers, process
@@ -75,7 +74,10 @@ def _journal(argv, wrapper, env, tmp_path, traced):
     for i in range(1, EVENTS + 1):
         pub.publish(b"event %d" % i)
     jr.wait_for_records(live, EVENTS, 30, "every event, live")
-    time.sleep(0.2)  # a flush or two
+    # The periodic flush writes them before the replay (which would flush
+    # them itself): both ways of writing the file run in one session.
+    assert jr.wait_for_file(path, lambda data: data.count(b"\n") >= EVENTS,
+                            30), "the events never reached the file"
     replay = jr.Subscriber(server.addr)
     jr.wait_for_records(replay, EVENTS, 30, "every event, replayed")
     pub.publish(b"one more")
