@@ -12,6 +12,9 @@ end to end and finishes with the program's own clean exit:
   read everything, then SIGTERM; the server flushes and exits 0.
 - wait-client: a client connects and reads the greeting; the program
   closes it and exits 0.
+- happy-eyeballs: the first address hangs (a full backlog), the second
+  refuses, the third answers a line: the program prints it, cancels the
+  hanging attempt and exits 0.
 
 exercise(contract, argv, wrapper) returns (result, what) where result is
 the process.Result of the wrapped run and what a sentence for messages.
@@ -111,6 +114,22 @@ def _wait_client(argv, wrapper, env, tmp_path, traced):
         f"the client expected b'hello\\n' and an orderly close, but got "
         f"{data[:200]!r} and a {how}")
     return result, "greet one client that connects at once"
+
+
+@session("happy-eyeballs")
+def _happy_eyeballs(argv, wrapper, env, tmp_path, traced):
+    # A short stagger, a long deadline: under valgrind, starting up alone
+    # takes seconds.
+    with peers.backlog_full() as hanging, \
+            peers.Server(peers.send(b"hello from the winner\n")) as server:
+        result = process.run(
+            wrapper + argv + ["--connect", hanging,
+                              "--connect", peers.refused_addr(),
+                              "--connect", server.addr,
+                              "--stagger-ms", "50", "--timeout-ms", "60000"],
+            timeout_s=60, env=env)
+    return result, ("race a hanging, a refusing and an answering address, "
+                    "then read a line from the winner")
 
 
 def exercise(contract, argv, wrapper=(), env=None, tmp_path=None,
