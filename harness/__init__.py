@@ -13,8 +13,9 @@ so a test reads as the situation it sets up and the outcome it expects:
                address that refuses; a client for programs that are
                servers. It gathers server, conn, scripts, client and net,
                one job each.
-    journal    the journal's clients, its file, its server's end of a
-               connection (what a test waits on instead of sleeping)
+    journal    the journal's clients and its file
+    tcp_table  a program's TCP sockets as the kernel sees them: what a test
+               waits on instead of sleeping
     scenarios  one ordinary session of each contract (the track tests)
     timing     the named tolerances of every timing check, and the wording
                of timing messages

@@ -20,7 +20,9 @@ import time
 from .net import POLL_S, addr_text
 
 
-def _base_of(clock, default):
+def time_base(clock, default):
+    """The time.monotonic() that ms records count from: a Proc's t0, a
+    time.monotonic() value, or default when clock is None."""
     if clock is None:
         return default
     t0 = getattr(clock, "t0", None)

@@ -18,7 +18,7 @@ import threading
 import time
 
 from . import cleanup
-from .conn import Conn, _base_of
+from .conn import Conn, time_base
 from .net import POLL_S
 from .scripts import seq
 
@@ -27,7 +27,7 @@ class Server:
     """A listening socket on 127.0.0.1 (port chosen by the kernel) that
     plays `script` on every connection it accepts.
 
-    script: a function of a Conn (see the scripts above), a list of them
+    script: a function of a Conn (see scripts.py), a list of them
     (run as seq), or None (accept and just read, like stall()).
     clock: the time base of the _ms records (a Proc, a time.monotonic()
     value, or None for the Server's creation); may be set later.
@@ -97,7 +97,7 @@ class Server:
 
     def base(self):
         """The time base of the _ms records (time.monotonic() seconds)."""
-        return _base_of(self.clock, self.created_at)
+        return time_base(self.clock, self.created_at)
 
     # -- backlog ----------------------------------------------------------
 

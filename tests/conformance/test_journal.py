@@ -22,7 +22,7 @@ import time
 import pytest
 
 from harness import journal as jr
-from harness import peers, process, timing
+from harness import peers, process, tcp_table, timing
 
 CONTRACT = "journal"
 
@@ -449,7 +449,7 @@ def test_JR8_stuck_replay_abandoned_and_writing_resumes(prog, tmp_path):
     began = stuck.sent_role_at
     time.sleep(0.15)
     pub.publish(b"during the replay")
-    closed = jr.wait_server_close(stuck.sock, timeout_s=3)
+    closed = tcp_table.wait_server_close(stuck.sock, timeout_s=3)
     closed_ms = None if closed is None else (closed - began) * 1000.0
     assert closed_ms is not None and closed_ms <= timing.latest(500), (
         "the subscriber whose replay could not finish within "
@@ -594,7 +594,7 @@ def test_JR10_max_clients_busy(prog, tmp_path):
     # when writing to it fails: two more events make sure it has. The
     # first write reaches the closed socket, whose RST comes back before
     # the second (or the journal has closed it already).
-    gone = jr.ServerEnd(sub2.sock, server.proc)
+    gone = tcp_table.ServerEnd(sub2.sock, server.proc)
     sub2.close()
     for n, event in ((2, b"two"), (3, b"three")):
         pub.publish(event)
@@ -638,9 +638,12 @@ def test_JR10_out_of_file_descriptors_logged_and_serving_goes_on(prog,
     # The journal lets go of them: it closes those it had and accepts (or
     # turns away) those still queued. Then it must be the same server.
     port = int(server.addr.rsplit(":", 1)[1])
-    peers.poll_until(lambda: not server.proc.running or (
-        server.proc.sockets() <= serving and jr.accept_queue(port) == 0),
-        timing.react_s())
+
+    def let_go():
+        return not server.proc.running or (
+            server.proc.sockets() <= serving and
+            tcp_table.accept_queue(port) == 0)
+    peers.poll_until(let_go, timing.react_s())
     alive(server, "after running out of file descriptors")
     late = jr.Subscriber(server.addr)
     jr.wait_for_records(late, 2, 5, "a replay for a new subscriber after "
@@ -804,7 +807,7 @@ def test_COM8_subscriber_leaving_mid_transfer_does_not_kill_server(prog,
         # Waits for what the journal sees (the FIN reached its socket) and
         # for what it does (closes its end after a failed write) instead
         # of sleeping; a journal killed by SIGPIPE has released it too.
-        end = jr.ServerEnd(sub.sock, server.proc)
+        end = tcp_table.ServerEnd(sub.sock, server.proc)
         if how.startswith("fin"):
             sub.sock.shutdown(socket.SHUT_WR)
             end.wait(lambda e: e.state() != "ESTABLISHED", timing.react_s())

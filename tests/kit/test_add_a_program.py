@@ -33,7 +33,8 @@ NAME = "echo-line"
 IGNORE = shutil.ignore_patterns("build", "build-*", ".git", "dist",
                                 ".pytest_cache", "__pycache__", "*.pyc")
 
-SOURCE = r"""/* echo-line: sends one line to a peer and prints the line it answers.
+SOURCE = r"""/* echo-line: sends one line to a peer and prints the line it
+ * answers.
  *
  * A program small enough to show what adding one to the kit takes.
  */

@@ -43,7 +43,8 @@ def test_a_malformed_line_is_an_error_naming_it(tmp_path):
             "expected 'track program contract'",
         "  # an indented comment\n": "first column",
         "blocking-threads Fetch-Line fetch-line\n": "program 'Fetch-Line'",
-        "blocking-threads fetch-line fetch-line\n": "listed already, on line 3",
+        "blocking-threads fetch-line fetch-line\n":
+            "listed already, on line 3",
     }
     listing = tmp_path / "tracks.list"
     listing.write_text(good)
