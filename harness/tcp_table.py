@@ -91,15 +91,20 @@ class ServerEnd:
         self.proc = proc
         self.port = sock.getpeername()[1]         # the program's port
         self.client_port = sock.getsockname()[1]
+        self.inode = 0
+        # A connection the program has not accepted yet is the kernel's,
+        # not the program's (its socket has no inode yet): wait for the
+        # accept.
+        held = peers.poll_until(self._accepted, 5.0)
+        assert held, (
+            f"test setup: the program (pid {proc.pid}) did not accept the "
+            f"connection from port {self.client_port} within 5 s, or "
+            f"/proc/{proc.pid}/fd is not readable")
+
+    def _accepted(self):
         row = _tcp_row(self.port, self.client_port)
-        assert row is not None, (
-            f"test setup: no socket of port {self.port} connected to "
-            f"{self.client_port} in /proc/net/tcp")
-        self.inode = int(row[9])
-        assert proc.holds_socket(self.inode), (
-            f"test setup: the program (pid {proc.pid}) does not hold its "
-            f"end of the connection, or /proc/{proc.pid}/fd is not "
-            f"readable")
+        self.inode = int(row[9]) if row else 0
+        return self.inode != 0 and self.proc.holds_socket(self.inode)
 
     def state(self):
         """'ESTABLISHED', 'CLOSE_WAIT' (the client's FIN came) ..., or None
