@@ -16,6 +16,7 @@
 #   make CC=clang        build with clang
 #   make deps            install the Debian packages the kit needs
 #   make clean           remove every build folder
+#   make format          format the C sources (format-check: only check)
 #   make V=1             show the full commands
 
 SHELL := /bin/bash
@@ -262,8 +263,34 @@ test-san:
 mutants-test: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)
 
+# The kit's own rules: tracks.list is read one way (by make and by
+# harness/tracks.py alike), and a new program is one line there plus its
+# own files.
+.PHONY: kit-test
+test: kit-test
+kit-test: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/kit $(PYTEST_FLAGS)
+
 clean:
 	rm -rf build build-*
+
+# Formatting is checked by a tool, not by review (.clang-format at the top):
+# `make format` rewrites the kit's C files in place, `make format-check`
+# names the files that differ and fails if any does. Every .c and .h of the
+# kit, wherever it lives, except in build folders and dist/.
+.PHONY: format format-check
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell find . \( -name 'build' -o -name 'build-*' \
+                  -o -name dist -o -name .git \) -prune \
+                  -o -type f -name '*.[ch]' -print | sort)
+
+format: check-deps
+	$(say) FORMAT "$(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: check-deps
+	$(say) CHECK "the format of $(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

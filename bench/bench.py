@@ -44,10 +44,6 @@ FAN_SUBSCRIBERS = 20
 FAN_EVENTS = 2000
 FAN_RATE = 2000          # events a second
 
-SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
-         "async-futures": "futures"}
-
-
 def say(text):
     print(text, flush=True)
 
@@ -235,7 +231,7 @@ def print_tables(results):
     for track, res in results.items():
         for n in IDLE_COUNTS:
             r = res["idle"][str(n)]
-            rows.append((SHORT.get(track, track), str(n),
+            rows.append((tracks.short_name(track), str(n),
                          fmt(r["rss_kib"], 0), fmt(r["threads"], 0),
                          fmt(r["rss_per_conn_kib"]), fmt(r["cpu_ms_per_s"])))
     table(head, rows)
@@ -248,7 +244,7 @@ def print_tables(results):
     rows = []
     for track, res in results.items():
         r = res["fanout"]
-        rows.append((SHORT.get(track, track), fmt(r["median_ms"], 2),
+        rows.append((tracks.short_name(track), fmt(r["median_ms"], 2),
                      fmt(r["p99_ms"], 2), fmt(r["total_ms"], 0),
                      fmt(r["lost"], 0)))
     table(head, rows)

@@ -34,9 +34,6 @@ from demo.timeline import Mark, Run
 from harness import journal as jr
 from harness import peers, process, timing, tracks
 
-SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
-         "async-futures": "futures"}
-
 
 def versions(contract, mutants):
     """(Run, path) for every listed program keeping `contract`, then the
@@ -47,7 +44,7 @@ def versions(contract, mutants):
         sub = e.program
         if sub.startswith(contract + "-"):
             sub = sub[len(contract) + 1:]
-        out.append((Run(SHORT.get(e.track, e.track), sub), e.path))
+        out.append((Run(tracks.short_name(e.track), sub), e.path))
     for name, short in mutants:
         path = tracks.build_dir() / "mutants" / name
         out.append((Run("MUTANT", short, mutant=True), path))
