@@ -128,3 +128,39 @@ bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
     cli->timeout_ms = 5000;
     return cli_parse(&spec, &trace_on, argc, argv, exit_status);
 }
+
+bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
+                        int *exit_status)
+{
+    bool trace_on = false;
+    struct opt_addrs peers = {cli->peers, 0};
+    const struct opt options[] = {
+        {"connect", OPT_ADDRS, &peers, OPT_REQUIRED, 0, CLI_MAX_ATTEMPTS,
+         "HOST:PORT", "an address of the service; repeat it, in the order "
+         "to try (at most 16)"},
+        {"stagger-ms", OPT_INT, &cli->stagger_ms, 0, 1, INT32_MAX, "N",
+         "start the next attempt N ms after the last one (default 250)"},
+        {"timeout-ms", OPT_INT, &cli->timeout_ms, 0, 1, INT32_MAX, "N",
+         "deadline for the whole run, in ms (default 5000)"},
+        {"send", OPT_STRING, &cli->send_text, 0, 0, 0, "TEXT",
+         "send TEXT and a newline to the winner before reading"},
+        {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+         "print what happens on stderr"},
+    };
+    const struct opts_spec spec = {
+        "happy-eyeballs",
+        "Race connects to the addresses, starting them one stagger apart; "
+        "the first to connect wins, the others are cancelled; print the "
+        "winner's first line.",
+        options,
+        COUNT(options),
+    };
+    bool go_on;
+
+    cli->stagger_ms = 250;
+    cli->timeout_ms = 5000;
+    cli->send_text = NULL;
+    go_on = cli_parse(&spec, &trace_on, argc, argv, exit_status);
+    cli->count = peers.count;
+    return go_on;
+}
