@@ -139,7 +139,7 @@ static enum fut_poll run_poll(struct fut *f, struct fut_ctx *ctx)
     struct run *s = (struct run *)f;
 
     CO_BEGIN(&s->co);
-    s->op = fut_race_staggered(s->loop, cli.n_peers, cli.stagger_ms,
+    s->op = fut_race_staggered(s->loop, cli.count, cli.stagger_ms,
                                attempt_new, s, &s->winner);
     CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
     if (s->rc < 0) {
@@ -220,8 +220,8 @@ static int report_result(int rc)
         report_timeout(cli.timeout_ms);
         return EXIT_TIMEOUT;
     case HE_ALL_FAILED:
-        trace_event("error all %zu attempts failed", cli.n_peers);
-        report_error("all %zu attempts failed (%s)", cli.n_peers,
+        trace_event("error all %zu attempts failed", cli.count);
+        report_error("all %zu attempts failed (%s)", cli.count,
                      report_strerror(race_error));
         return EXIT_ERROR;
     case HE_EOF:
