@@ -12,6 +12,9 @@ Scenes:
     select    dashboard ticking through a silent source, then a flood
     pause     journal replaying a large file to a slow subscriber while a
               publisher keeps publishing
+    race      happy-eyeballs racing four addresses (one hangs, one refuses,
+              one wins then fails, one would answer), with every
+              happy-eyeballs mutant of tests/mutants/mutants.toml
 
 The programs come from tracks.list, built in $KIT_BUILD (default build/);
 the mutants from $KIT_BUILD/mutants/ (`make mutants`). An SVG of each scene
@@ -27,12 +30,13 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 from demo import timeline as tl
 from demo.timeline import Mark, Run
 from harness import journal as jr
-from harness import peers, process, timing, tracks
+from harness import peers, process, race, timing, tracks
 
 SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
          "async-futures": "futures"}
@@ -377,7 +381,118 @@ class Pause(tl.Scene):
             ("journal-writes-during-replay", "writes-in-replay")])
 
 
-SCENES = {s.name: s for s in (Timeout, Select, Pause)}
+# ---------------------------------------------------------------------------
+# race: racing connects, cancelling the losers
+
+
+def mutants_of(contract):
+    """[(name, short name)] of the mutants in tests/mutants/mutants.toml
+    that keep `contract`, in the file's order; the short name drops the
+    contract's prefix."""
+    path = tracks.ROOT / "tests" / "mutants" / "mutants.toml"
+    with open(path, "rb") as f:
+        table = tomllib.load(f)
+    out = []
+    for name, entry in table.items():
+        if entry.get("contract") == contract:
+            short = name[len(contract) + 1:] \
+                if name.startswith(contract + "-") else name
+            out.append((name, short))
+    return out
+
+
+class RaceScene(tl.Scene):
+    name = "race"
+    stagger = 200
+    deadline = 2000
+    fails_after = 500      # the winner's peer closes then, without a line
+    bucket_ms = 100
+    title = (f"happy-eyeballs --stagger-ms {stagger}: 1 hangs, 2 refuses, "
+             f"3 connects then closes, 4 would answer")
+    takeaway = (
+        "Attempt 2 is due at 200 ms and refused: 3 starts at once and wins;",
+        "at that moment 1 is cancelled (its socket closed) and 4 never",
+        "starts. When the winner then fails, that is the error (exit 1):",
+        "starting is easy, stopping the rest is the work.")
+
+    def __init__(self):
+        super().__init__()
+        self.rules = [(self.stagger, f"attempt 2 due ({self.stagger} ms)")]
+
+    def mark(self, run, ms, event, detail):
+        k = detail.split()[0] if detail.split() else ""
+        table = {
+            "attempt-start": Mark(f"start {k}", "io", 4),
+            "attempt-failed": Mark(f"{k} failed", "note", 5),
+            "connected": Mark(f"conn {k}", "ok", 3),
+            "won": Mark(f"WON {k}", "ok", 1),
+            "cancelled": Mark(f"cancel {k}", "cancel", 2),
+            "line": Mark("line", "ok", 2),
+            "error": Mark("error", "bad", 2),
+            "timed-out": Mark("timed-out", "bad", 1),
+            "closed": Mark("closed", "cancel", 6, svg=False),
+        }
+        return table.get(event)
+
+    def fill(self, run, t0, t1):
+        if not run.built:
+            return ("(not built)", "note") if t0 == 0 else None
+        if run.exit_ms is not None and t0 > run.exit_ms:
+            return None
+        return ("·", "note")
+
+    def play(self, run, path):
+        targets = [race.hanging(drain_after_ms=3 * self.stagger),
+                   race.refused(),
+                   race.answering(script=peers.seq(
+                       peers.delay(self.fails_after),
+                       peers.close_after(b"half a li"))),
+                   race.answering(b"fallback line\n")]
+        with race.Race(targets) as r:
+            result = process.run([path, *r.connect_args(), "--stagger-ms",
+                                  self.stagger, "--timeout-ms", self.deadline,
+                                  "--trace"], timeout_s=10)
+            r.clock = result
+            finish(run, result)
+            self.judge(run, r)
+
+    def judge(self, run, r):
+        """The verdict, from what the addresses saw (not from the trace:
+        every version is judged the same way, whatever it prints)."""
+        started = [r.started_ms(i) for i in range(4)]
+        shown = " ".join(f"{i + 1}@{t:.0f}" for i, t in enumerate(started)
+                         if t is not None)
+        seen = [r.pending_until_ms(0), r.gone_ms(0), r.accepted_ms(0)]
+        loser_until = max([t for t in seen if t is not None] or [0.0])
+        # Attempt 2 is refused at once, so the table never sees it: when
+        # attempt 3 starts tells how 2 was scheduled and handled.
+        problems = []
+        third = started[2]
+        if third is not None and third < timing.earliest(self.stagger):
+            problems.append("all at once")
+        elif third is not None and third >= timing.earliest(2 * self.stagger) \
+                and third <= timing.latest(2 * self.stagger):
+            problems.append("waited stagger")
+        elif third is None or third > timing.latest(self.stagger):
+            problems.append("sequential")
+        if third is not None and (
+                r.accepted_ms(0) is not None
+                or loser_until > third + timing.latest(0)):
+            problems.append("1 not cancelled")
+        if started[3] is not None and "all at once" not in problems:
+            problems.append("fell back to 4")
+        run.verdict = problems[0] if problems else "on schedule"
+        run.verdict_style = "bad" if problems else "ok"
+        name = f"{run.title}/{run.subtitle}"
+        run.check = (f"  check {name:<30} started (ms) {shown or 'none'} | "
+                     f"attempt 1 seen until {loser_until:.0f} ms"
+                     + (f" | {', '.join(problems)}" if problems else ""))
+
+    def versions(self):
+        return versions("happy-eyeballs", mutants_of("happy-eyeballs"))
+
+
+SCENES = {s.name: s for s in (Timeout, Select, Pause, RaceScene)}
 
 
 # ---------------------------------------------------------------------------
