@@ -46,7 +46,7 @@ SCENES = {
         "mutants": [short for _, short in mutants_of("happy-eyeballs")],
         "marks": ["attempt 2 due (200 ms)", "start 1", "start 3", "conn 3",
                   "WON 3", "cancel 1", "error", "exit 1", "on schedule",
-                  "check futures/happy-eyeballs"],
+                  "started (ms) 1@"],
     },
 }
 
