@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "trace.h"
 
 int bsock_socket(const struct addr *addr)
 {
@@ -94,4 +95,32 @@ int bsock_send_all(int fd, const void *data, size_t n, int64_t deadline_ms)
         }
     }
     return 0;
+}
+
+int bsock_read_line(int fd, struct line_framer *fr, int64_t deadline_ms,
+                    const char **line, size_t *len)
+{
+    for (;;) {
+        int rc = line_framer_next(fr, line, len);
+        size_t room;
+        char *dst;
+        ssize_t n;
+
+        if (rc != 0)
+            return rc; /* a line, or a line too long */
+        /* Before every recv, the time left until the one deadline. */
+        rc = bsock_arm(fd, SO_RCVTIMEO, deadline_ms);
+        if (rc < 0)
+            return rc;
+        dst = line_framer_space(fr, &room);
+        n = recv(fd, dst, room, 0);
+        if (n > 0) {
+            trace_event("read %zd", n);
+            line_framer_commit(fr, (size_t)n);
+        } else if (n == 0) {
+            return 0;
+        } else if (!bsock_should_retry(errno)) {
+            return -errno;
+        }
+    }
 }

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "line.h"
 
 /* A deadline that never comes: the call blocks as long as it takes. */
 #define BSOCK_FOREVER INT64_MAX
@@ -50,5 +51,13 @@ int bsock_connect(int fd, const struct addr *addr, int64_t deadline_ms);
  * Returns 0 or a negative errno (-EPIPE, -ECONNRESET, -ETIMEDOUT ...).
  * Never raises SIGPIPE. */
 int bsock_send_all(int fd, const void *data, size_t n, int64_t deadline_ms);
+
+/* Reads from fd into fr until fr holds a complete line, waiting no later
+ * than deadline_ms, and hands the line out in *line and *len (borrowed
+ * from fr: valid until fr is used again). Returns 1, 0 when the peer
+ * closed before a '\n', or a negative errno (-ETIMEDOUT, -EMSGSIZE for a
+ * line longer than fr allows, -ECONNRESET ...). */
+int bsock_read_line(int fd, struct line_framer *fr, int64_t deadline_ms,
+                    const char **line, size_t *len);
 
 #endif
