@@ -127,6 +127,8 @@ static void *attempt_main(void *arg)
         rc = -ECANCELED;
     } else {
         rc = attempt_finish(a, bsock_connect(fd, a->peer, a->race->deadline));
+        if (rc == 0)
+            trace_event("connected %d", a->number);
     }
     a->rc = rc;
     if (chan_send(a->race->ended, a) < 0)
@@ -238,6 +240,7 @@ static void race_cancel_rest(struct race *r)
     for (i = 0; i < r->started; i++) {
         if (r->attempts[i].joinable)
             pthread_join(r->attempts[i].thread, NULL);
+        r->attempts[i].joinable = false;
     }
     trace_event("joined");
 }
