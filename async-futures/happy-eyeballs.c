@@ -98,7 +98,7 @@ static void attempt_drop(struct fut *f)
     if (a->connect != NULL)
         trace_event("cancelled %zu", a->k + 1);
     fut_clear(&a->connect);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 /* end */
 
@@ -175,7 +175,7 @@ static void run_drop(struct fut *f)
     if (s->conn != NULL)
         fut_tcp_close(s->conn);
     buf_free(&s->request);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable run_vt = {"happy-eyeballs", run_poll,

@@ -34,17 +34,16 @@ static void race_drop_children(struct race_fut *r)
 
 /* Makes child number r->started, and arms the stagger timer for the one
  * after it (none after the last, none when only a failure starts the next,
- * none when all start at once). Returns 0 or -ENOMEM (no timer). */
-static int race_start_next(struct race_fut *r)
+ * none when all start at once). */
+static void race_start_next(struct race_fut *r)
 {
     size_t k = r->started++;
 
     r->fs[k] = r->make(r->arg, k);
     fut_clear(&r->stagger);
-    if (r->started == r->n || r->stagger_ms <= 0)
-        return 0;
-    r->stagger = fut_sleep_until(r->loop, clock_now_ms() + r->stagger_ms);
-    return r->stagger == fut_ready(-ENOMEM) ? -ENOMEM : 0;
+    if (r->started < r->n && r->stagger_ms > 0)
+        r->stagger = fut_sleep_until(r->loop,
+                                     clock_now_ms() + r->stagger_ms);
 }
 
 /* Polls every running child in index order. Returns the index of the
@@ -63,13 +62,37 @@ static size_t race_poll_children(struct race_fut *r, struct fut_ctx *ctx)
     return r->n;
 }
 
-/* Whether the next child should start now (R2, R3). Polls the stagger
- * timer, which registers the waker when it is not due yet. */
-static bool race_next_is_due(struct race_fut *r, struct fut_ctx *ctx)
+/* Whether the next child should start now (R2, R3): 1 yes, 0 not yet,
+ * or the stagger timer's error (-ENOMEM: a sleep that could not be made
+ * is ready at once with it). Polls the timer, which registers the waker
+ * when it is not due yet. */
+static int race_next_is_due(struct race_fut *r, struct fut_ctx *ctx)
 {
     if (r->stagger_ms == 0 || r->fs[r->started - 1] == NULL)
-        return true; /* all at once, or the newest child has failed */
-    return r->stagger != NULL && fut_poll(r->stagger, ctx) == FUT_READY;
+        return 1; /* all at once, or the newest child has failed */
+    if (r->stagger == NULL || fut_poll(r->stagger, ctx) == FUT_PENDING)
+        return 0;
+    return fut_result(r->stagger) < 0 ? fut_result(r->stagger) : 1;
+}
+
+/* Ends the race with result rc; won is the winner's index, or n when
+ * there is none. Every child still running is dropped now (R4-R5). */
+static enum fut_poll race_end(struct race_fut *r, int rc, size_t won)
+{
+    r->base.result = rc;
+    if (won < r->n && r->winner != NULL)
+        *r->winner = won;
+    race_drop_children(r);
+    return FUT_READY;
+}
+
+/* Whether any child is still trying. */
+static bool race_running(const struct race_fut *r)
+{
+    for (size_t k = 0; k < r->started; k++)
+        if (r->fs[k] != NULL)
+            return true;
+    return false;
 }
 
 /* lesson:fut-race */
@@ -77,41 +100,33 @@ static enum fut_poll race_poll(struct fut *f, struct fut_ctx *ctx)
 {
     struct race_fut *r = (struct race_fut *)f;
     size_t won;
-    int rc = 0;
+    int due;
 
     if (r->started == 0)
-        rc = race_start_next(r); /* R1: child 0 at the first poll */
-    while (rc == 0) {
+        race_start_next(r); /* R1: child 0 at the first poll */
+    for (;;) {
         won = race_poll_children(r, ctx);
-        if (won < r->n) {
-            f->result = fut_result(r->fs[won]);
-            if (r->winner != NULL)
-                *r->winner = won;
-            race_drop_children(r); /* R4: the losers, now */
-            return FUT_READY;
-        }
+        if (won < r->n) /* R4: the first success, the losers dropped */
+            return race_end(r, fut_result(r->fs[won]), won);
         if (r->started == r->n)
-            break; /* nothing left to start: R5 or wait */
-        if (!race_next_is_due(r, ctx))
+            break; /* nobody left to start */
+        due = race_next_is_due(r, ctx);
+        if (due == 0)
             return FUT_PENDING;
-        rc = race_start_next(r); /* then poll it, in this same poll */
+        if (due < 0)
+            return race_end(r, due, r->n); /* no stagger timer */
+        race_start_next(r); /* and poll it, in this same poll */
     }
-    if (rc == 0) {
-        for (size_t k = 0; k < r->n; k++)
-            if (r->fs[k] != NULL)
-                return FUT_PENDING; /* some are still trying */
-        rc = r->last_error; /* R5: all failed, no stagger to wait out */
-    }
-    f->result = rc;
-    race_drop_children(r);
-    return FUT_READY;
+    if (race_running(r))
+        return FUT_PENDING;
+    return race_end(r, r->last_error, r->n); /* R5: at once */
 }
 /* end */
 
 static void race_drop(struct fut *f)
 {
     race_drop_children((struct race_fut *)f); /* R6 */
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable race_vt = {"race", race_poll, race_drop};

@@ -34,7 +34,7 @@ static void later_drop(struct fut *f)
 
     (*l->drops)++;
     fut_clear(&l->sleep);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable later_vt = {"later", later_poll, later_drop};
