@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.demo import mutants_of
+from demo.demo import RaceScene, mutants_of
 from harness import tracks
 
 ROOT = tracks.ROOT
@@ -43,7 +43,8 @@ SCENES = {
     "race": {
         "contract": "happy-eyeballs",
         # Every happy-eyeballs mutant of tests/mutants/mutants.toml.
-        "mutants": [short for _, short in mutants_of("happy-eyeballs")],
+        "mutants": [short for _, short in
+                    mutants_of("happy-eyeballs", RaceScene.short)],
         "marks": ["attempt 2 due (200 ms)", "start 1", "start 3", "conn 3",
                   "WON 3", "cancel 1", "error", "exit 1", "on schedule",
                   "started (ms) 1@"],
