@@ -111,16 +111,23 @@ def first_win(race):
     return min(accepted)[::-1] if accepted else None
 
 
-def assert_printed(result, race, line):
-    """Exit 0 with exactly line + '\\n' on stdout."""
+def assert_no_wait_for_losers(result, race, what):
+    """A program that reached its deadline although an attempt had won,
+    in a test where the winner answers (or fails) at once, waited for the
+    losers."""
     win = first_win(race)
     if result.rc == 124 and win is not None:
         raise AssertionError(report(
-            result, race, f"expected exit status 0 with the winner's line, "
-            f"but the program {result.describe()}, although attempt "
-            f"{win[0]} had connected {win[1]:.0f} ms after start and "
-            f"answered: is it waiting for the other attempts to end on "
-            f"their own? {NOT_CANCELLED}"))
+            result, race, f"expected {what}, but the program "
+            f"{result.describe()}, although attempt {win[0]} had connected "
+            f"{win[1]:.0f} ms after start and won: is it waiting for "
+            f"the other attempts to end on their own? {NOT_CANCELLED}"))
+
+
+def assert_printed(result, race, line):
+    """Exit 0 with exactly line + '\\n' on stdout."""
+    assert_no_wait_for_losers(result, race,
+                              "exit status 0 with the winner's line")
     assert_status(result, race, 0, "an attempt won and its line arrived")
     want = line + b"\n"
     assert result.stdout == want, report(
@@ -131,6 +138,7 @@ def assert_printed(result, race, line):
 
 def assert_error(result, race, prog, why, detail_regex=r".+"):
     """Exit 1 with one "NAME: error: ..." line and nothing on stdout."""
+    assert_no_wait_for_losers(result, race, f"exit status 1 ({why})")
     assert_status(result, race, 1, why)
     assert result.stdout == b"", report(
         result, race, f"expected nothing on stdout ({why}), but it printed "
@@ -356,7 +364,8 @@ def test_HE1_attempts_start_in_the_order_given(prog):
         missing = [i + 1 for i, s in enumerate(starts) if s is None]
         assert not missing, report(
             result, race, f"expected the four attempts to start one after "
-            f"the other, 150 ms apart, but attempts {missing} never started")
+            f"the other, 150 ms apart, but attempts {missing} never started "
+            f"({sequential(missing[0])})")
         order = sorted(range(4), key=lambda i: starts[i])
         assert order == [0, 1, 2, 3], report(
             result, race, f"expected the attempts to start in the order of "
