@@ -49,8 +49,14 @@ assert len(SLOW_LINE) == 18
 # What the usual wrong designs look like, named once: the failure messages
 # end with the question a student should ask about their program.
 ALL_AT_ONCE = "are all attempts started at once?"
-SEQUENTIAL = ("is attempt 2 started only after attempt 1 ended? "
-              "(strictly one after the other, no stagger)")
+
+
+def sequential(k):
+    """The question for attempt k that never started."""
+    return (f"is attempt {k} started only after attempt {k - 1} ended? "
+            f"(strictly one after the other, no stagger)")
+
+
 WAITS_OUT_STAGGER = ("is the next attempt started only when the stagger "
                      "timer fires, even after a failure?")
 NOT_CANCELLED = "are the losers cancelled when one attempt wins?"
@@ -96,8 +102,32 @@ def assert_one_message(result, race, prog, regex, what):
         f"but it was {lines[0]!r}")
 
 
+def first_win(race):
+    """(attempt number, ms) of the first connection a listener accepted,
+    or None."""
+    accepted = [(race.accepted_ms(i), i + 1)
+                for i in range(len(race.targets))
+                if race.accepted_ms(i) is not None]
+    return min(accepted)[::-1] if accepted else None
+
+
+def assert_no_wait_for_losers(result, race, what):
+    """A program that reached its deadline although an attempt had won,
+    in a test where the winner answers (or fails) at once, waited for the
+    losers."""
+    win = first_win(race)
+    if result.rc == 124 and win is not None:
+        raise AssertionError(report(
+            result, race, f"expected {what}, but the program "
+            f"{result.describe()}, although attempt {win[0]} had connected "
+            f"{win[1]:.0f} ms after start and won: is it waiting for "
+            f"the other attempts to end on their own? {NOT_CANCELLED}"))
+
+
 def assert_printed(result, race, line):
     """Exit 0 with exactly line + '\\n' on stdout."""
+    assert_no_wait_for_losers(result, race,
+                              "exit status 0 with the winner's line")
     assert_status(result, race, 0, "an attempt won and its line arrived")
     want = line + b"\n"
     assert result.stdout == want, report(
@@ -108,6 +138,7 @@ def assert_printed(result, race, line):
 
 def assert_error(result, race, prog, why, detail_regex=r".+"):
     """Exit 1 with one "NAME: error: ..." line and nothing on stdout."""
+    assert_no_wait_for_losers(result, race, f"exit status 1 ({why})")
     assert_status(result, race, 1, why)
     assert result.stdout == b"", report(
         result, race, f"expected nothing on stdout ({why}), but it printed "
@@ -146,6 +177,8 @@ def assert_started(result, race, i, at_ms, early_hint, never_hint,
     than at_ms + 100 ms + NOISE_MS after the spawn."""
     started = race.started_ms(i)
     k = i + 1
+    if never_hint is None:
+        never_hint = sequential(k)
     assert started is not None, report(
         result, race, f"expected attempt {k} ({race.targets[i].kind}) to "
         f"start about {at_ms} ms after start, but it never started "
@@ -273,9 +306,9 @@ def test_HE1_next_attempt_starts_after_the_stagger(prog):
     with Race([hanging(), answering(b"second\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "300",
                           "--timeout-ms", "2000")
-        assert_started(result, race, 0, 0, "", "is --connect used?")
-        assert_started(result, race, 1, 300, ALL_AT_ONCE, SEQUENTIAL,
+        assert_started(result, race, 1, 300, ALL_AT_ONCE, None,
                        "is the stagger counted from attempt 1's start?")
+        assert_started(result, race, 0, 0, "", "is --connect used?")
         assert_printed(result, race, b"second")
 
 
@@ -285,8 +318,8 @@ def test_HE1_stagger_counts_from_each_attempts_start(prog):
     with Race([hanging(), hanging(), answering(b"third\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "300",
                           "--timeout-ms", "3000")
-        assert_started(result, race, 1, 300, ALL_AT_ONCE, SEQUENTIAL)
-        assert_started(result, race, 2, 600, ALL_AT_ONCE, SEQUENTIAL,
+        assert_started(result, race, 1, 300, ALL_AT_ONCE, None)
+        assert_started(result, race, 2, 600, ALL_AT_ONCE, None,
                        "is the stagger counted from the previous start?")
         assert_printed(result, race, b"third")
 
@@ -294,7 +327,7 @@ def test_HE1_stagger_counts_from_each_attempts_start(prog):
 def test_HE1_default_stagger_is_250_ms(prog):
     with Race([hanging(), answering(b"second\n")]) as race:
         result = race_run(prog, race, "--timeout-ms", "2000")
-        assert_started(result, race, 1, 250, ALL_AT_ONCE, SEQUENTIAL,
+        assert_started(result, race, 1, 250, ALL_AT_ONCE, None,
                        "without --stagger-ms the stagger is 250 ms")
         assert_printed(result, race, b"second")
 
@@ -305,7 +338,7 @@ def test_HE1_a_refused_attempt_starts_the_next_at_once(prog):
     with Race([refused(), answering(b"second\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "1000",
                           "--timeout-ms", "4000")
-        assert_started(result, race, 1, 0, "", SEQUENTIAL,
+        assert_started(result, race, 1, 0, "", WAITS_OUT_STAGGER,
                        WAITS_OUT_STAGGER)
         assert_printed(result, race, b"second")
 
@@ -317,7 +350,7 @@ def test_HE1_a_failure_after_the_stagger_starts_the_next_at_once(prog):
     with Race([hanging(), refused(), answering(b"third\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "800",
                           "--timeout-ms", "4000")
-        assert_started(result, race, 2, 800, ALL_AT_ONCE, SEQUENTIAL,
+        assert_started(result, race, 2, 800, ALL_AT_ONCE, None,
                        WAITS_OUT_STAGGER)
         assert_printed(result, race, b"third")
 
@@ -331,14 +364,15 @@ def test_HE1_attempts_start_in_the_order_given(prog):
         missing = [i + 1 for i, s in enumerate(starts) if s is None]
         assert not missing, report(
             result, race, f"expected the four attempts to start one after "
-            f"the other, 150 ms apart, but attempts {missing} never started")
+            f"the other, 150 ms apart, but attempts {missing} never started "
+            f"({sequential(missing[0])})")
         order = sorted(range(4), key=lambda i: starts[i])
         assert order == [0, 1, 2, 3], report(
             result, race, f"expected the attempts to start in the order of "
             f"the --connect options (1, 2, 3, 4), but they started in the "
             f"order {[i + 1 for i in order]}")
         for i in range(1, 4):
-            assert_started(result, race, i, 150 * i, ALL_AT_ONCE, SEQUENTIAL)
+            assert_started(result, race, i, 150 * i, ALL_AT_ONCE, None)
         assert_printed(result, race, b"fourth")
 
 
@@ -348,6 +382,7 @@ def test_HE1_each_address_is_tried_once(prog):
     with Race([hanging(), hanging()]) as race:
         result = race_run(prog, race, "--stagger-ms", "100",
                           "--timeout-ms", "900")
+        assert_started(result, race, 1, 100, ALL_AT_ONCE, None)
         for i in range(2):
             n = race.attempts(i)
             assert n == 1, report(
@@ -369,8 +404,8 @@ def test_HE1_up_to_16_addresses_are_tried_in_turn(prog):
         assert result.rc != 2, report(
             result, race, "16 --connect options are allowed, but the "
             "program called it a usage error")
-        assert_started(result, race, MAX_ADDRESSES - 1, 0, "", SEQUENTIAL,
-                       WAITS_OUT_STAGGER)
+        assert_started(result, race, MAX_ADDRESSES - 1, 0, "",
+                       WAITS_OUT_STAGGER, WAITS_OUT_STAGGER)
         assert_printed(result, race, b"sixteenth")
 
 
@@ -388,10 +423,8 @@ def test_HE2_a_pending_loser_is_closed_and_never_connects_later(prog):
                answering(b"winner\n", after_ms=1600)]) as race:
         result = race_run(prog, race, "--stagger-ms", "200",
                           "--timeout-ms", "5000")
+        assert_started(result, race, 1, 200, ALL_AT_ONCE, None)
         won = race.accepted_ms(1)
-        assert won is not None, report(
-            result, race, "expected attempt 2 to start after the 200 ms "
-            "stagger and win")
         late = race.targets[0].conns
         assert not late, report(
             result, race, f"attempt 1's listener accepted a connection from "
@@ -470,6 +503,8 @@ def test_HE3_only_the_winner_gets_the_text_and_its_line_is_printed(prog):
                answering(b"never\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "200",
                           "--timeout-ms", "4000", "--send", "hello there")
+        assert_started(result, race, 1, 200, ALL_AT_ONCE, None)
+        assert_printed(result, race, b"hello to you")
         winner = race.targets[1].conns
         assert winner and winner[0].received == b"hello there\n", report(
             result, race, f"expected attempt 2, the winner, to receive "
@@ -481,7 +516,6 @@ def test_HE3_only_the_winner_gets_the_text_and_its_line_is_printed(prog):
         assert not race.targets[2].conns, report(
             result, race, f"attempt 3 was started after attempt 2 had won; "
             f"{AFTER_WIN}")
-        assert_printed(result, race, b"hello to you")
 
 
 def test_HE3_after_refusals_the_first_to_connect_wins(prog):
@@ -539,13 +573,12 @@ def test_HE4_all_refused_is_an_error_at_once(prog):
         result = race_run(prog, race, "--stagger-ms", "1000",
                           "--timeout-ms", "5000")
         limit = timing.latest(0)
-        assert result.elapsed_ms is not None and \
-            result.elapsed_ms <= limit, report(
-                result, race, f"expected the program to give up at once "
-                f"when all three addresses refused, but it "
-                f"{result.describe()}, {result.elapsed_ms or 0:.0f} ms "
-                f"after start (by {timing.SPEC_LATE_MS} ms at the latest; "
-                f"{WAITS_OUT_STAGGER})")
+        exited = result.elapsed_ms
+        on_time = exited is not None and exited <= limit
+        assert on_time, report(
+            result, race, f"expected the program to give up at once when "
+            f"all three addresses refused (by {timing.SPEC_LATE_MS} ms), "
+            f"but it {result.describe()} ({WAITS_OUT_STAGGER})")
         assert_error(result, race, prog, "every attempt was refused",
                      r"all 3 attempts failed \(.+\)$")
         assert_nothing_left_behind(result, race)
@@ -627,6 +660,7 @@ def test_HE6_exits_at_once_after_the_win_with_a_loser_pending(prog):
     with Race([hanging(), answering(b"quick\n")]) as race:
         result = race_run(prog, race, "--stagger-ms", "200",
                           "--timeout-ms", "4000")
+        assert_started(result, race, 1, 200, ALL_AT_ONCE, None)
         limit = timing.latest(200)
         if result.timed_out or result.elapsed_ms > limit:
             printed = (f"printed its line {result.lines[0][0]:.0f} ms after "
@@ -647,6 +681,7 @@ def test_HE6_after_an_error_every_socket_is_closed(prog):
             as race:
         result = race_run(prog, race, "--stagger-ms", "200",
                           "--timeout-ms", "4000")
+        assert_started(result, race, 1, 200, ALL_AT_ONCE, None)
         assert_error(result, race, prog,
                      "the winner closed before a newline")
         assert_nothing_left_behind(result, race)
