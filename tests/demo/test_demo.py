@@ -46,8 +46,10 @@ SCENES = {
         "mutants": [short for _, short in
                     mutants_of("happy-eyeballs", RaceScene.short)],
         "marks": ["attempt 2 due (200 ms)", "start 1", "start 3", "conn 3",
-                  "WON 3", "cancel 1", "error", "exit 1", "on schedule",
-                  "started (ms) 1@"],
+                  "WON 3", "cancel 1", "error", "exit 1", "started (ms) 1@",
+                  # the verdicts: the reference versions', then the mutants'
+                  "on schedule", "1 not closed", "all at once", "sequential",
+                  "stagger wait", "fell back"],
     },
 }
 
