@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "opts.h"
 #include "trace.h"
@@ -129,6 +130,26 @@ bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
     return cli_parse(&spec, &trace_on, argc, argv, exit_status);
 }
 
+/* Drops every address that already came earlier in addrs[0..n), keeping
+ * the order of first appearance, and returns how many are left: each
+ * address is tried at most once. addr_parse() zeroes what it fills, so
+ * equal addresses are equal byte for byte. */
+static size_t cli_distinct_addrs(struct addr *addrs, size_t n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = addrs[j].len == addrs[i].len &&
+                   memcmp(&addrs[j].ss, &addrs[i].ss, addrs[i].len) == 0;
+        if (!seen)
+            addrs[kept++] = addrs[i];
+    }
+    return kept;
+}
+
 bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
                         int *exit_status)
 {
@@ -161,6 +182,6 @@ bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
     cli->timeout_ms = 5000;
     cli->send_text = NULL;
     go_on = cli_parse(&spec, &trace_on, argc, argv, exit_status);
-    cli->count = peers.count;
+    cli->count = cli_distinct_addrs(cli->peers, peers.count);
     return go_on;
 }

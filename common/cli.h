@@ -72,7 +72,9 @@ bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
 #define CLI_MAX_ATTEMPTS 16
 
 struct happy_eyeballs_cli {
-    struct addr peers[CLI_MAX_ATTEMPTS]; /* --connect, in the order given */
+    struct addr peers[CLI_MAX_ATTEMPTS]; /* --connect, in the order given,
+                                            each address once (a repeat
+                                            is dropped) */
     size_t count;                        /* how many (1..CLI_MAX_ATTEMPTS) */
     int64_t stagger_ms; /* --stagger-ms: from one attempt's start to the
                            next's, unless the earlier one fails first */

@@ -394,6 +394,21 @@ def test_HE1_each_address_is_tried_once(prog):
                          "bounded by the one deadline?")
 
 
+def test_HE1_an_address_given_twice_is_tried_once(prog):
+    # --connect A --connect B --connect A: the repeat of A is not a third
+    # attempt (the kit drops it; see docs/programs.md).
+    with Race([hanging(), hanging()]) as race:
+        again = race.targets[0].addr
+        result = race_run(prog, race, "--connect", again, "--stagger-ms",
+                          "200", "--timeout-ms", "1000")
+        n = race.attempts(0)
+        assert n == 1, report(
+            result, race, f"address 1 was given twice, yet the program "
+            f"opened {n} sockets to it: each address is tried at most once")
+        assert_timed_out(result, race, prog, 1000, "is every attempt "
+                         "bounded by the one deadline?")
+
+
 def test_HE1_up_to_16_addresses_are_tried_in_turn(prog):
     # Fifteen refusals, then an answer: all sixteen addresses are used.
     targets = [refused() for _ in range(MAX_ADDRESSES - 1)]
