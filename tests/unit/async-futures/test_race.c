@@ -346,6 +346,37 @@ Test(race, children_failing_in_their_first_poll_all_run_in_one_poll)
     ft_close_loop(&loop);
 }
 
+/* A factory out of memory returns fut_ready(-ENOMEM) (fut.h): the race
+ * takes it as a child that failed at once, and goes on to the next. */
+static struct fut *make_nomem_then_kid(void *arg, size_t k)
+{
+    struct kids *s = arg;
+
+    if (k == 0) {
+        s->made++;
+        return fut_ready(-ENOMEM);
+    }
+    return make_kid(arg, k);
+}
+
+Test(race, a_child_that_could_not_be_made_counts_as_failed)
+{
+    uv_loop_t loop;
+    struct kids s;
+    size_t winner = 99;
+
+    uv_loop_init(&loop);
+    kids_init(&s, &loop);
+    s.plan[1] = (struct plan){10, 8};
+    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 2, 5000,
+                                                  make_nomem_then_kid, &s,
+                                                  &winner)),
+                 8);
+    cr_assert_eq(winner, 1);
+    cr_assert_lt(s.made_at[1], LATE_MS, "child 1 waited for the stagger");
+    ft_close_loop(&loop);
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 Test(race, refuses_zero_or_too_many_children)
