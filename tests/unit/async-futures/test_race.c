@@ -166,12 +166,12 @@ Test(race, an_older_failure_does_not_hurry_the_schedule)
 
     uv_loop_init(&loop);
     kids_init(&s, &loop);
-    /* Child 0 fails at 80 ms, while child 1 (made at 50 ms) still runs:
-     * child 2 is due at 100 ms, one stagger after child 1. */
-    s.plan[0] = (struct plan){80, -ECONNREFUSED};
+    /* Child 0 fails at 150 ms, while child 1 (made at 100 ms) still runs:
+     * child 2 is due at 200 ms, one stagger after child 1, not at 150. */
+    s.plan[0] = (struct plan){150, -ECONNREFUSED};
     s.plan[1] = (struct plan){-1, 0};
     s.plan[2] = (struct plan){-1, 0};
-    f = fut_race_staggered(&loop, 3, 50, make_kid, &s, NULL);
+    f = fut_race_staggered(&loop, 3, 100, make_kid, &s, NULL);
     while (s.made < 3) {
         int before = p.wakes;
 
@@ -180,7 +180,7 @@ Test(race, an_older_failure_does_not_hurry_the_schedule)
             ft_wait_wake(&loop, &p, before, NULL, NULL);
     }
     cr_assert_eq(s.drops[0], 1, "the failed child was not dropped at once");
-    cr_assert_geq(s.made_at[2] - s.made_at[1], 50,
+    cr_assert_geq(s.made_at[2] - s.made_at[1], 100,
                   "child 2 started when child 0 failed, not child 1");
     fut_drop(f);
     ft_close_loop(&loop);
@@ -295,8 +295,11 @@ Test(race, all_failing_gives_the_error_of_the_last_to_fail)
 
     uv_loop_init(&loop);
     kids_init(&s, &loop);
-    /* Child 0 fails LAST in time, though it was made first. */
-    s.plan[0] = (struct plan){60, -ECONNREFUSED};
+    /* Child 0 fails LAST in time, though it was made first: at 400 ms,
+     * long after child 1 (made at 20 ms, failing at once) and child 2
+     * (made at once after it, failing 10 ms later). The wide gap keeps the
+     * order of the failures whatever the machine's load. */
+    s.plan[0] = (struct plan){400, -ECONNREFUSED};
     s.plan[1] = (struct plan){0, -ENETUNREACH};
     s.plan[2] = (struct plan){10, -EHOSTUNREACH};
     cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 3, 20, make_kid, &s,
