@@ -169,6 +169,10 @@ static struct attempt *race_wait_winner(struct race *r, int *why)
         void *item;
         struct attempt *a;
 
+        if (clock_passed(r->deadline)) {
+            *why = -ETIMEDOUT; /* nothing new starts after the deadline */
+            return NULL;
+        }
         if (r->started < cli.count && clock_now_ms() >= next_start) {
             race_start_next(r);
             next_start = clock_now_ms() + cli.stagger_ms;
@@ -177,12 +181,8 @@ static struct attempt *race_wait_winner(struct race *r, int *why)
          * whichever comes first. */
         if (r->started < cli.count && next_start < wake)
             wake = next_start;
-        if (chan_recv_until(r->ended, &item, wake) < 0) {
-            if (!clock_passed(r->deadline))
-                continue; /* time for the next start */
-            *why = -ETIMEDOUT;
-            return NULL;
-        }
+        if (chan_recv_until(r->ended, &item, wake) < 0)
+            continue; /* the next start is due, or the deadline passed */
         a = item;
         r->ended_count++;
         if (a->rc == 0)
