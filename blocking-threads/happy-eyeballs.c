@@ -60,20 +60,20 @@ struct attempt {
     /* The outcome, written by the thread before it sends the attempt
      * over race->ended, read by main after receiving it (the channel
      * orders the two). */
-    int rc;       /* 0: connected, won_fd is the socket; or a -errno */
-    int won_fd;   /* the connected socket, owned by whoever reads rc */
+    int rc;     /* 0: connected, won_fd is the socket; or a -errno */
+    int won_fd; /* the connected socket, owned by whoever reads rc */
 };
 
 /* Everything main and the attempt threads share. */
 struct race {
-    pthread_mutex_t lock;  /* guards each attempt's (lock) fields */
-    struct chan *ended;    /* every attempt sends itself here once, when
-                              its connect is over; room for all of them,
-                              so a send never blocks */
-    int64_t deadline;      /* the whole run's, computed once */
+    pthread_mutex_t lock; /* guards each attempt's (lock) fields */
+    /* Every attempt sends itself here once, when its connect is over;
+     * there is room for all of them, so a send never blocks. */
+    struct chan *ended;
+    int64_t deadline; /* the whole run's, computed once */
     struct attempt attempts[CLI_MAX_ATTEMPTS];
-    size_t started;        /* main only: attempts started so far */
-    size_t ended_count;    /* main only: attempts received from `ended` */
+    size_t started;     /* main only: attempts started so far */
+    size_t ended_count; /* main only: attempts received from `ended` */
 };
 
 /* BEGIN SOLUTION */
@@ -169,6 +169,10 @@ static struct attempt *race_wait_winner(struct race *r, int *why)
         void *item;
         struct attempt *a;
 
+        if (clock_passed(r->deadline)) {
+            *why = -ETIMEDOUT; /* nothing new starts after the deadline */
+            return NULL;
+        }
         if (r->started < cli.count && clock_now_ms() >= next_start) {
             race_start_next(r);
             next_start = clock_now_ms() + cli.stagger_ms;
@@ -177,18 +181,13 @@ static struct attempt *race_wait_winner(struct race *r, int *why)
          * whichever comes first. */
         if (r->started < cli.count && next_start < wake)
             wake = next_start;
-        if (chan_recv_until(r->ended, &item, wake) < 0) {
-            if (!clock_passed(r->deadline))
-                continue; /* time for the next start */
-            *why = -ETIMEDOUT;
-            return NULL;
-        }
+        if (chan_recv_until(r->ended, &item, wake) < 0)
+            continue; /* the next start is due, or the deadline passed */
         a = item;
         r->ended_count++;
         if (a->rc == 0)
             return a;
-        trace_event("attempt-failed %d %s", a->number,
-                    report_strerror(a->rc));
+        trace_event("attempt-failed %d %s", a->number, report_strerror(a->rc));
         *why = a->rc;
         if (r->ended_count == cli.count)
             return NULL; /* every attempt failed: nothing to wait for */
@@ -360,9 +359,11 @@ int main(int argc, char **argv)
     /* Computed ONCE: the race, the send and the read share it. */
     race.deadline = clock_deadline_in(cli.timeout_ms);
     for (i = 0; i < cli.count; i++) {
-        race.attempts[i] = (struct attempt){
-            .number = (int)i + 1, .peer = &cli.peers[i], .race = &race,
-            .fd = -1, .won_fd = -1};
+        race.attempts[i] = (struct attempt){.number = (int)i + 1,
+                                            .peer = &cli.peers[i],
+                                            .race = &race,
+                                            .fd = -1,
+                                            .won_fd = -1};
     }
     race.ended = chan_new(CLI_MAX_ATTEMPTS);
     if (race.ended == NULL || pthread_mutex_init(&race.lock, NULL) != 0 ||

@@ -4,6 +4,7 @@ A program that races connects (happy-eyeballs) gets several addresses,
 each one a different situation made on purpose:
 
     answering(b"hi\\n")   a listener that accepts and answers a line
+    not_reading()         a listener that accepts and never reads
     hanging()             a listener whose backlog is full: a connect there
                           hangs (Linux drops the SYN and retries it after
                           1 s, 3 s ...)
@@ -36,7 +37,8 @@ import threading
 import time
 
 from . import cleanup
-from .peers import Server, delay, refused_addr, send, seq, stall
+from .peers import (Server, delay, refused_addr, send, seq, slow_reader,
+                    stall)
 
 # How often the TCP table is read. A connect that hangs lives for hundreds
 # of ms, so it is always seen; a refused one lives for microseconds and is
@@ -85,6 +87,14 @@ def answering(line=None, script=None, after_ms=0):
         script = seq(*steps)
     server = Server(script)
     return Target("answering", server.addr, server)
+
+
+def not_reading(script=None):
+    """A listener that accepts at once, plays script (default: stall) and
+    reads nothing, with a tiny receive buffer: a program's send to it
+    blocks after about 30 kB (see peers.slow_reader)."""
+    server = slow_reader(script if script is not None else stall())
+    return Target("not-reading", server.addr, server)
 
 
 def hanging(drain_after_ms=None, script=None):
@@ -329,5 +339,5 @@ class Race:
         return False
 
 
-__all__ = ["Race", "Target", "Socket", "answering", "hanging", "refused",
-           "WATCH_POLL_MS"]
+__all__ = ["Race", "Target", "Socket", "answering", "not_reading", "hanging",
+           "refused", "WATCH_POLL_MS"]

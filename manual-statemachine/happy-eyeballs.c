@@ -433,8 +433,7 @@ static int race_start(uv_loop_t *loop, int *exit_status)
     /* The one deadline: started here, never restarted. libuv's timers
      * count from the loop's cached "now", so refresh it first. */
     uv_update_time(loop);
-    uv_timer_start(&r->deadline, race_on_deadline, (uint64_t)cli.timeout_ms,
-                   0);
+    uv_timer_start(&r->deadline, race_on_deadline, (uint64_t)cli.timeout_ms, 0);
     trace_event("deadline %lld ms", (long long)cli.timeout_ms);
     race_start_next(r);
     return 0;

@@ -26,9 +26,9 @@ import pytest
 
 from harness import timing
 from harness.peers import (close_after, delay, expect_line, reset_after, send,
-                           seq, slow_reader, stall, trickle)
+                           seq, stall, trickle)
 from harness.process import run
-from harness.race import Race, Target, answering, hanging, refused
+from harness.race import Race, answering, hanging, not_reading, refused
 
 CONTRACT = "happy-eyeballs"
 
@@ -49,14 +49,6 @@ assert len(SLOW_LINE) == 18
 # What the usual wrong designs look like, named once: the failure messages
 # end with the question a student should ask about their program.
 ALL_AT_ONCE = "are all attempts started at once?"
-
-
-def sequential(k):
-    """The question for attempt k that never started."""
-    return (f"is attempt {k} started only after attempt {k - 1} ended? "
-            f"(strictly one after the other, no stagger)")
-
-
 WAITS_OUT_STAGGER = ("is the next attempt started only when the stagger "
                      "timer fires, even after a failure?")
 NOT_CANCELLED = "are the losers cancelled when one attempt wins?"
@@ -67,6 +59,12 @@ AFTER_WIN = ("no attempt may start after a win: is the stagger timer "
 
 # ---------------------------------------------------------------------------
 # Helpers: each check says in words what was expected and what happened.
+
+
+def sequential(k):
+    """The question for attempt k that never started."""
+    return (f"is attempt {k} started only after attempt {k - 1} ended? "
+            f"(strictly one after the other, no stagger)")
 
 
 def race_run(prog, race, *args, timeout_s=RUN_LIMIT_S):
@@ -648,8 +646,7 @@ def test_HE5_deadline_covers_a_send_the_winner_does_not_read(prog):
     # 128 kB to a winner that never reads: the send blocks and only the
     # deadline can end it.
     text = "y" * (128 * 1024 - 1)
-    server = slow_reader(stall())
-    with Race([Target("answering", server.addr, server)]) as race:
+    with Race([not_reading()]) as race:
         result = race_run(prog, race, "--timeout-ms", "500",
                           "--send", text)
         assert_timed_out(result, race, prog, 500,
