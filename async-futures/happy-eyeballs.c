@@ -40,8 +40,8 @@
 static struct happy_eyeballs_cli cli;
 
 /* Results of our own, beside the negative errno values. */
-#define HE_EOF (-ENODATA)      /* the winner closed before a '\n' */
-#define HE_ALL_FAILED (-ENXIO) /* no attempt connected: see race_error */
+#define HE_EOF        (-ENODATA) /* the winner closed before a '\n' */
+#define HE_ALL_FAILED (-ENXIO)   /* no attempt connected: see race_error */
 
 /* The error of the attempt that failed last, when they all failed. */
 static int race_error;
@@ -139,8 +139,8 @@ static enum fut_poll run_poll(struct fut *f, struct fut_ctx *ctx)
     struct run *s = (struct run *)f;
 
     CO_BEGIN(&s->co);
-    s->op = fut_race_staggered(s->loop, cli.count, cli.stagger_ms,
-                               attempt_new, s, &s->winner);
+    s->op = fut_race_staggered(s->loop, cli.count, cli.stagger_ms, attempt_new,
+                               s, &s->winner);
     CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
     if (s->rc < 0) {
         race_error = s->rc;
@@ -178,8 +178,7 @@ static void run_drop(struct fut *f)
     fut_mem_free(f);
 }
 
-static const struct fut_vtable run_vt = {"happy-eyeballs", run_poll,
-                                         run_drop};
+static const struct fut_vtable run_vt = {"happy-eyeballs", run_poll, run_drop};
 
 static struct fut *run_new(uv_loop_t *loop)
 {
@@ -254,9 +253,9 @@ int main(int argc, char **argv)
     trace_event("deadline %lld ms", (long long)cli.timeout_ms);
     /* lesson:af-he-timeout */
     /* The race, the send and the read, under one deadline computed here. */
-    rc = fut_exec_block_on(
-        ex, fut_timeout(&loop, cli.timeout_ms, run_new(&loop)),
-        "happy-eyeballs");
+    rc = fut_exec_block_on(ex,
+                           fut_timeout(&loop, cli.timeout_ms, run_new(&loop)),
+                           "happy-eyeballs");
     /* end */
     status = report_result(rc);
     /* Every attempt was dropped, its socket closed, by now; the loop only

@@ -42,8 +42,7 @@ static void race_start_next(struct race_fut *r)
     r->fs[k] = r->make(r->arg, k);
     fut_clear(&r->stagger);
     if (r->started < r->n && r->stagger_ms > 0)
-        r->stagger = fut_sleep_until(r->loop,
-                                     clock_now_ms() + r->stagger_ms);
+        r->stagger = fut_sleep_until(r->loop, clock_now_ms() + r->stagger_ms);
 }
 
 /* Polls every running child in index order. Returns the index of the
@@ -115,7 +114,7 @@ static enum fut_poll race_poll(struct fut *f, struct fut_ctx *ctx)
             return FUT_PENDING;
         if (due < 0)
             return race_end(r, due, r->n); /* no stagger timer */
-        race_start_next(r); /* and poll it, in this same poll */
+        race_start_next(r);                /* and poll it, in this same poll */
     }
     if (race_running(r))
         return FUT_PENDING;
@@ -132,8 +131,7 @@ static void race_drop(struct fut *f)
 static const struct fut_vtable race_vt = {"race", race_poll, race_drop};
 
 struct fut *fut_race_staggered(uv_loop_t *loop, size_t n, int64_t stagger_ms,
-                               fut_race_make_fn make, void *arg,
-                               size_t *winner)
+                               fut_race_make_fn make, void *arg, size_t *winner)
 {
     struct race_fut *r;
 

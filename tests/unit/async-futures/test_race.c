@@ -1,7 +1,7 @@
 /* Unit tests for fut/race: the staggered race (race.h, R1-R6). */
-#include "futtest.h"
 #include "fut/race.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 /* How late a start or an end may be on a loaded machine. Never early: the
  * lower bounds below are exact. */
@@ -66,9 +66,9 @@ static struct fut *make_kid(void *arg, size_t k)
     s->made++;
     l->value = p->value;
     l->drops = &s->drops[k];
-    l->sleep = p->after_ms < 0 ? fut_never()
-                               : fut_sleep_until(s->loop,
-                                                 clock_now_ms() + p->after_ms);
+    l->sleep = p->after_ms < 0
+                   ? fut_never()
+                   : fut_sleep_until(s->loop, clock_now_ms() + p->after_ms);
     return &l->base;
 }
 
@@ -122,9 +122,10 @@ Test(race, starts_the_next_child_one_stagger_after_the_last)
     for (int k = 1; k < 3; k++) {
         int64_t gap = s.made_at[k] - s.made_at[k - 1];
 
-        cr_assert_geq(gap, stagger, "child %d started %lld ms after the "
-                      "one before: earlier than the stagger", k,
-                      (long long)gap);
+        cr_assert_geq(gap, stagger,
+                      "child %d started %lld ms after the "
+                      "one before: earlier than the stagger",
+                      k, (long long)gap);
         cr_assert_lt(gap, stagger + LATE_MS, "child %d started late", k);
     }
     fut_drop(f);
@@ -145,8 +146,8 @@ Test(race, a_failure_starts_the_next_child_at_once)
     s.plan[0] = (struct plan){30, -ECONNREFUSED};
     s.plan[1] = (struct plan){30, -ECONNRESET};
     s.plan[2] = (struct plan){30, 5};
-    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 3, 5000, make_kid,
-                                                  &s, &winner)),
+    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 3, 5000, make_kid, &s,
+                                                  &winner)),
                  5);
     cr_assert_eq(winner, 2);
     cr_assert_geq(s.made_at[1], 30);
@@ -278,9 +279,9 @@ Test(race, the_lowest_index_wins_when_two_succeed_in_one_poll)
     kids_init(&s, &loop);
     s.plan[0] = (struct plan){0, 10};
     s.plan[1] = (struct plan){0, 11};
-    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 2, 0, make_kid, &s,
-                                                  &winner)),
-                 10);
+    cr_assert_eq(
+        ft_run(&loop, fut_race_staggered(&loop, 2, 0, make_kid, &s, &winner)),
+        10);
     cr_assert_eq(winner, 0);
     ft_close_loop(&loop);
 }
@@ -302,9 +303,9 @@ Test(race, all_failing_gives_the_error_of_the_last_to_fail)
     s.plan[0] = (struct plan){400, -ECONNREFUSED};
     s.plan[1] = (struct plan){0, -ENETUNREACH};
     s.plan[2] = (struct plan){10, -EHOSTUNREACH};
-    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 3, 20, make_kid, &s,
-                                                  &winner)),
-                 -ECONNREFUSED);
+    cr_assert_eq(
+        ft_run(&loop, fut_race_staggered(&loop, 3, 20, make_kid, &s, &winner)),
+        -ECONNREFUSED);
     cr_assert_eq(winner, 99, "a winner was named though all failed");
     cr_assert_eq(s.made, 3);
     ft_close_loop(&loop);
@@ -321,9 +322,9 @@ Test(race, all_failing_ends_at_once_without_waiting_for_the_stagger)
     for (int k = 0; k < 3; k++)
         s.plan[k] = (struct plan){20, -ECONNREFUSED - k};
     start = clock_now_ms();
-    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 3, 5000, make_kid,
-                                                  &s, NULL)),
-                 -ECONNREFUSED - 2);
+    cr_assert_eq(
+        ft_run(&loop, fut_race_staggered(&loop, 3, 5000, make_kid, &s, NULL)),
+        -ECONNREFUSED - 2);
     cr_assert_geq(clock_now_ms() - start, 60);
     cr_assert_lt(clock_now_ms() - start, 60 + LATE_MS,
                  "the race waited for a stagger timer after the last failure");
@@ -371,10 +372,10 @@ Test(race, a_child_that_could_not_be_made_counts_as_failed)
     uv_loop_init(&loop);
     kids_init(&s, &loop);
     s.plan[1] = (struct plan){10, 8};
-    cr_assert_eq(ft_run(&loop, fut_race_staggered(&loop, 2, 5000,
-                                                  make_nomem_then_kid, &s,
-                                                  &winner)),
-                 8);
+    cr_assert_eq(
+        ft_run(&loop, fut_race_staggered(&loop, 2, 5000, make_nomem_then_kid,
+                                         &s, &winner)),
+        8);
     cr_assert_eq(winner, 1);
     cr_assert_lt(s.made_at[1], LATE_MS, "child 1 waited for the stagger");
     ft_close_loop(&loop);
@@ -389,8 +390,8 @@ Test(race, refuses_zero_or_too_many_children)
     size_t bad[] = {0, FUT_RACE_MAX + 1};
 
     for (size_t i = 0; i < 2; i++) {
-        struct fut *f = fut_race_staggered(NULL, bad[i], 10, make_kid, &s,
-                                           NULL);
+        struct fut *f =
+            fut_race_staggered(NULL, bad[i], 10, make_kid, &s, NULL);
 
         cr_assert_eq(ft_poll(f, &p), FUT_READY);
         cr_assert_eq(fut_result(f), -EINVAL);
@@ -422,6 +423,6 @@ Test(race, can_be_dropped_at_every_pending_point)
     /* At least: first poll, timer at 15, timer at 30, win at 55. */
     cr_assert_geq(ft_cancel_everywhere(&c, 50), 4);
     for (int k = 0; k < cancel_kids.made; k++)
-        cr_assert_eq(cancel_kids.drops[k], 1, "child %d dropped %d times",
-                     k, cancel_kids.drops[k]);
+        cr_assert_eq(cancel_kids.drops[k], 1, "child %d dropped %d times", k,
+                     cancel_kids.drops[k]);
 }
