@@ -114,7 +114,8 @@ static enum fut_poll race_poll(struct fut *f, struct fut_ctx *ctx)
             return FUT_PENDING;
         if (due < 0)
             return race_end(r, due, r->n); /* no stagger timer */
-        race_start_next(r);                /* and poll it, in this same poll */
+        /* Due: start it, and poll it in this same poll (loop again). */
+        race_start_next(r);
     }
     if (race_running(r))
         return FUT_PENDING;
