@@ -400,7 +400,8 @@ gradescope:
 # Benchmark (not part of `make test`: timings on a shared machine are noisy)
 #
 #   make bench              each track's journal: memory and threads with
-#                           idle subscribers, fan-out latency (bench/bench.py)
+#                           idle subscribers, fan-out latency (bench/bench.py),
+#                           and each happy-eyeballs' connect-to-winner time
 
 .PHONY: bench
 

@@ -90,6 +90,24 @@ static bool opts_parse_int(const char *text, int64_t min, int64_t max,
     return true;
 }
 
+/* Appends one address to an OPT_ADDRS option's list. Returns false after
+ * reporting a bad address or one too many. */
+static bool opts_store_addrs(const struct opt *o, const char *arg,
+                             int *exit_status)
+{
+    struct opt_addrs *list = o->dest;
+
+    if (list->count >= (size_t)o->max)
+        return opts_fail(exit_status,
+                         "--%s may be given at most %" PRId64 " times",
+                         o->name, o->max);
+    if (addr_parse(arg, &list->items[list->count]) < 0)
+        return opts_fail(exit_status, "--%s needs HOST:PORT, not \"%s\"",
+                         o->name, arg);
+    list->count++;
+    return true;
+}
+
 /* Stores one option's value. Returns false after reporting a bad value. */
 static bool opts_store(const struct opt *o, const char *arg, int *exit_status)
 {
@@ -112,6 +130,8 @@ static bool opts_store(const struct opt *o, const char *arg, int *exit_status)
             return opts_fail(exit_status, "--%s needs HOST:PORT, not \"%s\"",
                              o->name, arg);
         return true;
+    case OPT_ADDRS:
+        return opts_store_addrs(o, arg, exit_status);
     }
     return true;
 }
