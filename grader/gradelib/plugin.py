@@ -13,14 +13,25 @@ programs as an unprivileged uid ($GRADER_SANDBOX_UID):
   (a program that left its process group is caught here);
 - with $GRADER_SAN_LOGS, each test's sanitizer reports go to a folder of
   their own, so a finding can be pinned on the test that caused it.
+
+And it stops paying for a program that hangs: when each of a program's
+first GIVE_UP_AFTER tests hit a limit (the harness had to kill the
+program, it never printed the line a test waited for, a test ran out of
+time, its output was cut), its remaining tests fail at once, without
+running, with a message that says what the program did. A program that
+behaves in even one of its first tests is tested in full. So a program that
+hangs in every test costs a few tests' time limits, not all of them.
 """
 
 import json
 import os
+import resource
 import signal
 import time
 
 import pytest
+
+GIVE_UP_AFTER = 3
 
 _RECORD = os.environ.get("GRADER_RECORD")
 _UID = os.environ.get("GRADER_SANDBOX_UID")
@@ -80,8 +91,125 @@ def pytest_configure(config):
         os.umask(0)
 
 
+def _children_cpu():
+    """CPU seconds used so far by this process's finished children (the
+    programs under test, which the harness starts and waits for)."""
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+class _Watch:
+    """What the program under test did during the current test, as the
+    harness saw it (harness.process: Result and Proc.wait_line)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.killed = self.silent = self.truncated = False
+        self.leftovers = 0
+        self.t0 = time.monotonic()
+        self.cpu0 = _children_cpu()
+
+
+_watch = _Watch()
+_limited = {}     # program id -> [what it did in each test], while all hit
+_given_up = {}    # program id -> why its remaining tests do not run
+
+
+def _observe_harness():
+    """Wraps harness.process so that every Result and every wait_line that
+    runs out of time is noted in _watch. Without that module (another
+    harness), only pytest-timeout's failures are seen."""
+    try:
+        from harness import process
+    except ImportError:
+        return
+    if getattr(process, "_grader_watched", False):
+        return
+    process._grader_watched = True
+    result_init = process.Result.__init__
+    wait_line = process.Proc.wait_line
+
+    def init(self, *args, **kwargs):
+        result_init(self, *args, **kwargs)
+        _watch.killed |= bool(getattr(self, "timed_out", False))
+        _watch.truncated |= bool(getattr(self, "truncated", False))
+        _watch.leftovers += len(getattr(self, "leftovers", ()) or ())
+
+    def waiting(self, *args, **kwargs):
+        try:
+            return wait_line(self, *args, **kwargs)
+        except AssertionError:
+            if self.running:
+                _watch.silent = True
+            raise
+
+    process.Result.__init__ = init
+    process.Proc.wait_line = waiting
+
+
+def _prog_id(item):
+    spec = getattr(item, "callspec", None)
+    prog = spec.params.get("prog") if spec else None
+    return getattr(prog, "id", None)
+
+
+def _what_it_did(rec):
+    """Words for what a program did in a test that hit a limit, or None
+    when the test ended without hitting one."""
+    timeout = "Timeout" in rec.get("message", "")
+    if rec["outcome"] != "failed" or not (
+            _watch.killed or _watch.silent or _watch.truncated or timeout):
+        return None
+    words = []
+    if _watch.killed:
+        words.append("did not exit in time (the harness killed it)")
+    if _watch.silent:
+        words.append("did not print what the test waited for in time")
+    if timeout:
+        words.append("ran past the test's time limit")
+    if _watch.truncated:
+        words.append("flooded its output (more was cut than kept)")
+    wall = time.monotonic() - _watch.t0
+    cpu = _children_cpu() - _watch.cpu0
+    if cpu > 1 and cpu > 0.5 * wall:
+        words.append(f"kept the CPU busy ({cpu:.0f} s of CPU in "
+                     f"{wall:.0f} s)")
+    if _watch.leftovers or rec.get("leftovers"):
+        words.append(f"left {_watch.leftovers or rec['leftovers']} "
+                     f"process(es) running")
+    return ", ".join(words)
+
+
+def _account(prog, rec):
+    """Counts a finished test against its program; gives up on the program
+    after GIVE_UP_AFTER tests that all hit a limit."""
+    if prog is None or prog in _given_up or _limited.get(prog, []) is None:
+        return
+    did = _what_it_did(rec)
+    if did is None:
+        _limited[prog] = None          # it behaved once: test it in full
+        return
+    _limited.setdefault(prog, []).append(did)
+    if len(_limited[prog]) >= GIVE_UP_AFTER:
+        seen = "; ".join(dict.fromkeys(_limited[prog]))
+        _given_up[prog] = (
+            f"not run: in each of its first {GIVE_UP_AFTER} tests the "
+            f"program hit a limit ({seen}), so its remaining tests score 0 "
+            f"without running")
+
+
+def pytest_sessionstart(session):
+    _observe_harness()
+
+
 def pytest_runtest_setup(item):
     _counter[0] += 1
+    _watch.reset()
+    why = _given_up.get(_prog_id(item))
+    if why:
+        pytest.fail(why, pytrace=False)
     if _SAN_LOGS:
         folder = os.path.join(_SAN_LOGS, f"{_counter[0]:04d}")
         os.makedirs(folder, mode=0o777, exist_ok=True)
@@ -116,6 +244,9 @@ def pytest_runtest_teardown(item):
         left = sweep(int(_UID))
         if left:
             item.user_properties.append(("leftover_processes", left))
+            rec = _results.get(item.nodeid)
+            if rec is not None:
+                rec["leftovers"] = left
 
 
 def _message(report):
@@ -165,12 +296,16 @@ def pytest_runtest_makereport(item, call):
     rec["track"] = getattr(prog, "track", None)
     rec["program"] = getattr(prog, "program", None)
     rec["contract"] = getattr(prog, "contract", None)
+    rec["prog_id"] = getattr(prog, "id", None)
     rec["file"] = item.nodeid.split("::")[0]
 
 
 def pytest_runtest_logfinish(nodeid, location):
     rec = _results.pop(nodeid, None)
-    if rec is None or not _RECORD:
+    if rec is None:
+        return
+    _account(rec.get("prog_id"), rec)
+    if not _RECORD:
         return
     with open(_RECORD, "a") as f:
         f.write(json.dumps(rec) + "\n")
