@@ -17,7 +17,7 @@ programs as an unprivileged uid ($GRADER_SANDBOX_UID):
 And it stops paying for a program that hangs: when each of a program's
 first GIVE_UP_AFTER tests hit a limit (the harness had to kill the
 program, it never printed the line a test waited for, a test ran out of
-time, its output was cut), its remaining tests fail at once, without
+time, its output was cut, it left processes behind), its remaining tests fail at once, without
 running, with a message that says what the program did. A program that
 behaves in even one of its first tests is tested in full. So a program that
 hangs in every test costs a few tests' time limits, not all of them.
@@ -160,7 +160,8 @@ def _what_it_did(rec):
     when the test ended without hitting one."""
     timeout = "Timeout" in rec.get("message", "")
     if rec["outcome"] != "failed" or not (
-            _watch.killed or _watch.silent or _watch.truncated or timeout):
+            _watch.killed or _watch.silent or _watch.truncated or timeout
+            or _watch.leftovers):
         return None
     words = []
     if _watch.killed:
@@ -173,12 +174,10 @@ def _what_it_did(rec):
         words.append("flooded its output (more was cut than kept)")
     wall = time.monotonic() - _watch.t0
     cpu = _children_cpu() - _watch.cpu0
-    if cpu > 1 and cpu > 0.5 * wall:
-        words.append(f"kept the CPU busy ({cpu:.0f} s of CPU in "
-                     f"{wall:.0f} s)")
-    if _watch.leftovers or rec.get("leftovers"):
-        words.append(f"left {_watch.leftovers or rec['leftovers']} "
-                     f"process(es) running")
+    if cpu > 1 and cpu > 0.2 * wall:
+        words.append("kept the CPU busy")
+    if _watch.leftovers:
+        words.append("left processes running when it exited (it forks)")
     return ", ".join(words)
 
 
@@ -244,9 +243,6 @@ def pytest_runtest_teardown(item):
         left = sweep(int(_UID))
         if left:
             item.user_properties.append(("leftover_processes", left))
-            rec = _results.get(item.nodeid)
-            if rec is not None:
-                rec["leftovers"] = left
 
 
 def _message(report):
