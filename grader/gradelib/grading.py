@@ -2,11 +2,14 @@
 
     outcome = grade_track(submission, "blocking-threads", rubric)
     outcome = grade_exe(path, "fetch-line", rubric, name="fetch-line")
+    outcome = grade_exe(folder, "fetch-line", rubric, entry="main.py")
     reports.write_all(outcome, out_folder)
 
-Everything happens in a fresh temporary folder that is removed at the end
-(keep=True keeps it, for debugging). A problem with the submission or its
-build never raises: it becomes points lost with an explanation.
+Both go through one lifecycle (Job): everything happens in a fresh
+temporary folder that is removed at the end (keep=True keeps it, for
+debugging). A problem with the submission or its build never raises: it
+becomes points lost with an explanation. A stop of the grader (a signal)
+raises stop.Stopped, after the same cleanup.
 """
 
 import atexit

@@ -15,12 +15,13 @@ programs as an unprivileged uid ($GRADER_SANDBOX_UID):
   their own, so a finding can be pinned on the test that caused it.
 
 And it stops paying for a program that hangs: when each of a program's
-first GIVE_UP_AFTER tests hit a limit (the harness had to kill the
-program, it never printed the line a test waited for, a test ran out of
-time, its output was cut, it left processes behind), its remaining tests fail at once, without
-running, with a message that says what the program did. A program that
-behaves in even one of its first tests is tested in full. So a program that
-hangs in every test costs a few tests' time limits, not all of them.
+first tests (at least GIVE_UP_AFTER, in at least two test functions) hit
+a limit (the harness had to kill the program, it never printed the line a
+test waited for, a test ran out of time, its output was cut, it left
+processes behind), its remaining tests fail at once, without running,
+with a message that says what the program did. A program that behaves in
+even one of its first tests is tested in full. So a program that hangs in
+every test costs a few tests' time limits, not all of them.
 """
 
 import json
@@ -45,19 +46,23 @@ _counter = [0]
 
 
 def uid_processes(uid):
-    """The pids of live processes whose real uid is `uid`."""
+    """The pids of live processes whose real uid is `uid` (a zombie is
+    dead already: it only waits for its parent to collect it)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(entry))
-                        break
+                fields = dict(line.split(":", 1) for line in f
+                              if line[:4] in ("Stat", "Uid:"))
         except (OSError, ValueError):
+            continue
+        try:
+            if int(fields["Uid"].split()[0]) == uid and \
+                    not fields["State"].strip().startswith("Z"):
+                pids.append(int(entry))
+        except (KeyError, ValueError, IndexError):
             continue
     return pids
 
@@ -89,6 +94,43 @@ def pytest_configure(config):
         # Files and folders the tests create must be usable by the
         # program, which runs as another user.
         os.umask(0)
+        _become_subreaper()
+
+
+# The harness waits for the programs it starts; any other child of this
+# process is an orphan re-parented to it (a daemon, a fork bomb's
+# children), which nobody else would ever collect: on a machine whose init
+# does not collect orphans (a container's first process often does not),
+# their zombies would count against the sandbox uid's process limit.
+_started = set()
+
+
+def _become_subreaper():
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)    # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans():
+    """Collects the zombies among this process's children that the
+    harness did not start."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in _started:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and fields[0] == b"Z" and int(fields[1]) == me:
+            try:
+                os.waitpid(int(entry), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _children_cpu():
@@ -130,12 +172,23 @@ def _observe_harness():
     process._grader_watched = True
     result_init = process.Result.__init__
     wait_line = process.Proc.wait_line
+    proc_init = process.Proc.__init__
+
+    def started(self, *args, **kwargs):
+        proc_init(self, *args, **kwargs)
+        _started.add(self.pid)
 
     def init(self, *args, **kwargs):
         result_init(self, *args, **kwargs)
         _watch.killed |= bool(getattr(self, "timed_out", False))
         _watch.truncated |= bool(getattr(self, "truncated", False))
-        _watch.leftovers += len(getattr(self, "leftovers", ()) or ())
+        # What the program left when it exited: its group's members, and
+        # (as root) every other process of the sandbox uid, which catches
+        # those that left the group.
+        left = len(getattr(self, "leftovers", ()) or ())
+        if _UID:
+            left = max(left, len(uid_processes(int(_UID))))
+        _watch.leftovers += left
 
     def waiting(self, *args, **kwargs):
         try:
@@ -147,6 +200,7 @@ def _observe_harness():
 
     process.Result.__init__ = init
     process.Proc.wait_line = waiting
+    process.Proc.__init__ = started
 
 
 def _prog_id(item):
@@ -183,20 +237,24 @@ def _what_it_did(rec):
 
 def _account(prog, rec):
     """Counts a finished test against its program; gives up on the program
-    after GIVE_UP_AFTER tests that all hit a limit."""
+    when its first GIVE_UP_AFTER tests all hit a limit, in at least two
+    test functions (a program that ignores bad options and keeps running
+    hits a limit in every case of the usage test; that alone is not enough
+    to stop testing it)."""
     if prog is None or prog in _given_up or _limited.get(prog, []) is None:
         return
     did = _what_it_did(rec)
     if did is None:
         _limited[prog] = None          # it behaved once: test it in full
         return
-    _limited.setdefault(prog, []).append(did)
-    if len(_limited[prog]) >= GIVE_UP_AFTER:
-        seen = "; ".join(dict.fromkeys(_limited[prog]))
+    _limited.setdefault(prog, []).append((rec.get("test"), did))
+    seen = _limited[prog]
+    if len(seen) >= GIVE_UP_AFTER and len({t for t, _ in seen}) >= 2:
+        what = "; ".join(dict.fromkeys(d for _, d in seen))
         _given_up[prog] = (
-            f"not run: in each of its first {GIVE_UP_AFTER} tests the "
-            f"program hit a limit ({seen}), so its remaining tests score 0 "
-            f"without running")
+            f"not run: in each of its first {len(seen)} tests the program "
+            f"hit a limit ({what}), so its remaining tests score 0 without "
+            f"running")
 
 
 def pytest_sessionstart(session):
@@ -241,6 +299,7 @@ def pytest_runtest_call(item):
 def pytest_runtest_teardown(item):
     if _UID:
         left = sweep(int(_UID))
+        _reap_orphans()
         if left:
             item.user_properties.append(("leftover_processes", left))
 

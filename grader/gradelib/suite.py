@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sandbox as sandbox_mod
@@ -271,4 +271,4 @@ def _records(path):
     return records
 
 
-__all__ = ["Target", "Run", "Result", "run_tests", "suite_file", "replace"]
+__all__ = ["Target", "Run", "Result", "run_tests", "suite_file"]
