@@ -12,7 +12,9 @@ programs as an unprivileged uid ($GRADER_SANDBOX_UID):
 - after each test, every process left running under that uid is killed
   (a program that left its process group is caught here);
 - with $GRADER_SAN_LOGS, each test's sanitizer reports go to a folder of
-  their own, so a finding can be pinned on the test that caused it.
+  their own, so a finding can be pinned on the test that caused it;
+- with $GRADER_SHARD=K/N, only every N-th test from the K-th (counting
+  from 0) runs: N pytest processes side by side share one suite.
 
 And it stops paying for a program that hangs: when each of a program's
 first tests (at least GIVE_UP_AFTER, in at least two test functions) hit
@@ -35,6 +37,7 @@ import pytest
 GIVE_UP_AFTER = 3
 
 _RECORD = os.environ.get("GRADER_RECORD")
+_SHARD = os.environ.get("GRADER_SHARD")
 _UID = os.environ.get("GRADER_SANDBOX_UID")
 _SAN_LOGS = os.environ.get("GRADER_SAN_LOGS")
 _SAN_BASE = {
@@ -255,6 +258,19 @@ def _account(prog, rec):
             f"not run: in each of its first {len(seen)} tests the program "
             f"hit a limit ({what}), so its remaining tests score 0 without "
             f"running")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    if not _SHARD:
+        return
+    k, n = (int(x) for x in _SHARD.split("/"))
+    # Every N-th test: a suite's long tests are spread over the shards
+    # rather than bunched in one of them.
+    others = [item for i, item in enumerate(items) if i % n != k]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for i, item in enumerate(items) if i % n == k]
 
 
 def pytest_sessionstart(session):

@@ -28,6 +28,7 @@ process of the sandbox uid, so nothing escapes by leaving its group.
 import fcntl
 import os
 import pwd
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,15 +36,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 SOURCE = HERE / "sandbox-exec.c"
 
-UID_BASE = 61000        # sandbox uids: from here up, without passwd entry
+LOCKS = Path("/tmp/kit-grade-uids")   # one lock file per uid in use
+UID_COUNT = 1000        # sandbox uids of one machine: BASE .. BASE + 999
+UID_RANGE = (100000, 2 ** 31 - 1 - UID_COUNT)   # where BASE is drawn
 
 
 def is_root():
     return os.geteuid() == 0
 
 
-LOCKS = Path("/tmp/kit-grade-uids")   # one lock file per uid in use
-UID_COUNT = 1000
+def _uid_base():
+    """The first sandbox uid of this machine (of this /tmp): drawn at
+    random once, and kept in LOCKS/base. Graders that do not share a /tmp
+    (two containers on one kernel) thus use different uids: a sweep kills
+    every process of its uid, whoever started it."""
+    path = LOCKS / "base"
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        pass
+    base = random.SystemRandom().randrange(*UID_RANGE)
+    draft = LOCKS / f"base.{os.getpid()}"
+    draft.write_text(f"{base}\n")
+    os.replace(draft, path)
+    return int(path.read_text())
 
 
 def take_uid():
@@ -51,7 +67,8 @@ def take_uid():
     other grader process) is using: (uid, open lock file). The lock is an
     flock, so it goes away with the process that held it. Root only."""
     LOCKS.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+    base = _uid_base()
+    for uid in range(base, base + UID_COUNT):
         try:
             pwd.getpwuid(uid)
             continue
@@ -64,8 +81,7 @@ def take_uid():
             f.close()
             continue
         return uid, f
-    raise RuntimeError(f"no free sandbox uid in {UID_BASE}.."
-                       f"{UID_BASE + UID_COUNT}")
+    raise RuntimeError(f"no free sandbox uid in {base}..{base + UID_COUNT}")
 
 
 def compile_helper(folder):

@@ -5,9 +5,10 @@
 
 A Run names what to test: its targets (the programs, each a Target) and
 how (a pytest -k selection, explicit test files, the sanitizer logs...).
-run_tests splits it into parts, one pytest process per program and suite
-file, and runs the parts side by side: the tests mostly wait on deadlines
-and ticks, so a submission's suites take about as long as its longest one.
+run_tests splits it into parts, one pytest process per program (or per
+shard of a program's suite), and runs the parts side by side: the tests
+mostly wait on deadlines and ticks, so a submission's suites take about as
+long as its longest part.
 Each part has a sandbox of its own (its own uid: a part's sweep after each
 test must not kill another part's program).
 
@@ -64,7 +65,8 @@ class Run:
     memory: apply the address-space limit (not under the sanitizers).
     san_logs: a folder for per-test sanitizer reports. exe_name: --name
     for --exe. nice: the checks run at a lower priority than the main
-    run, whose timing counts."""
+    run, whose timing counts. shards: split each program's suite over this
+    many pytest processes side by side (every N-th test each)."""
     name: str
     targets: list
     sandbox: object
@@ -74,6 +76,7 @@ class Run:
     san_logs: Path = None
     exe_name: str = None
     nice: int = 0
+    shards: int = 1
 
 
 @dataclass
@@ -100,21 +103,24 @@ def run_tests(kit, workdir, run):
             parts))
     stop.check()
     merged = Result(seconds=time.monotonic() - t0)
-    for (label, _, _), res in zip(parts, results):
+    for (label, *_), res in zip(parts, results):
         merged.records += res.records
         merged.log += (f"==== {label}\n" if len(parts) > 1 else "") + res.log
     return merged
 
 
 def _parts(run):
-    """[(label, targets, files)]: one part per target and suite file, or
-    the whole run when it names its files."""
+    """[(label, targets, files, shard)]: one part per target and shard of
+    its suite, or the whole run when it names its files. shard: "K/N" or
+    None."""
     if run.files is not None:
-        return [(run.name, run.targets, list(run.files))]
+        return [(run.name, run.targets, list(run.files), None)]
     parts = []
     for n, target in enumerate(run.targets):
-        label = f"{run.name}-{n}" if len(run.targets) > 1 else run.name
-        parts.append((label, [target], None))
+        for k in range(run.shards):
+            label = f"{run.name}-{n}-{k}"
+            shard = f"{k}/{run.shards}" if run.shards > 1 else None
+            parts.append((label, [target], None, shard))
     return parts
 
 
@@ -161,7 +167,7 @@ def _entry(workdir, run, target):
     return dest
 
 
-def _run_part(kit, workdir, run, label, targets, files):
+def _run_part(kit, workdir, run, label, targets, files, shard):
     box = run.sandbox.variant(label)
     try:
         basetemp = workdir / "tmp" / label
@@ -184,6 +190,8 @@ def _run_part(kit, workdir, run, label, targets, files):
         record = results / f"{label}.jsonl"
         record.unlink(missing_ok=True)
         env = _environment(run, box, run_dir, record)
+        if shard:
+            env["GRADER_SHARD"] = shard
         t0 = time.monotonic()
         log = _execute(argv, env, kit, results / f"{label}.log", box)
         return Result(_records(record), log, time.monotonic() - t0)
@@ -216,7 +224,7 @@ def _pytest_argv(kit, run, targets, files, wrappers, basetemp, limits):
 def _environment(run, box, run_dir, record):
     env = dict(os.environ)
     for var in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "GRADER_SAN_LOGS",
-                "GRADER_SANDBOX_UID"):
+                "GRADER_SANDBOX_UID", "GRADER_SHARD"):
         env.pop(var, None)
     env.update({
         "PYTHONPATH": str(GRADER),
