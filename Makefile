@@ -279,7 +279,8 @@ test-lessons: all mutants
 #   make starter                              the student kit in dist/starter/
 #   make gradescope TRACK=t                   dist/gradescope-autograder.zip
 #   make test-gradescope [TRACK=t]            that zip run as Gradescope runs
-#                                             it, on a pristine Debian (slow)
+#                                             it, on a pristine Debian (root,
+#                                             about two minutes)
 #   make soak [N=10] [TRACK=t]                the conformance suite N times on
 #                                             a saturated CPU (slow)
 
@@ -309,7 +310,8 @@ gradescope:
 	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \
 	    dist/gradescope-autograder.zip
 
-# Not in CI: it fetches and installs a whole Debian system (minutes).
+# It fetches and installs a whole Debian system: about two minutes, with
+# Debian's mirror at hand (CI runs it).
 test-gradescope:
 	$(PYTHON) grader/test-gradescope $(or $(TRACK),blocking-threads)
 
