@@ -77,8 +77,13 @@ def main(argv):
             print(f"soak: run {n}/{args.runs}: {len(failed)} failed "
                   f"({seconds:.0f} s)", flush=True)
     finally:
-        os.killpg(stress.pid, signal.SIGKILL)
-        stress.wait()
+        # SIGTERM first: stress-ng then stops and collects its workers.
+        os.killpg(stress.pid, signal.SIGTERM)
+        try:
+            stress.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(stress.pid, signal.SIGKILL)
+            stress.wait()
     if not counts:
         print(f"soak: no failure in {args.runs} loaded runs "
               f"(logs: {folder})")
