@@ -66,7 +66,10 @@ class Run:
     san_logs: a folder for per-test sanitizer reports. exe_name: --name
     for --exe. nice: the checks run at a lower priority than the main
     run, whose timing counts. shards: split each program's suite over this
-    many pytest processes side by side (every N-th test each)."""
+    many pytest processes side by side (every N-th test each). env: more
+    environment for pytest (and so for the programs). show_ro, show_rw:
+    more of the grader's paths the programs see in their private file
+    system (a library they preload, a folder they log to)."""
     name: str
     targets: list
     sandbox: object
@@ -77,6 +80,9 @@ class Run:
     exe_name: str = None
     nice: int = 0
     shards: int = 1
+    env: dict = field(default_factory=dict)
+    show_ro: list = field(default_factory=list)
+    show_rw: list = field(default_factory=list)
 
 
 @dataclass
@@ -176,11 +182,12 @@ def _run_part(kit, workdir, run, label, targets, files, shard):
         basetemp.mkdir(exist_ok=True)
         os.chmod(basetemp, 0o711)
         run_dir = workdir / "run" / label
-        show_rw = [basetemp] + ([run.san_logs] if run.san_logs else [])
+        show_rw = [basetemp, *run.show_rw] + (
+            [run.san_logs] if run.san_logs else [])
         wrappers = [box.wrap(_entry(workdir, run, t),
                              run_dir / t.track / t.program,
                              memory=run.memory,
-                             show_ro=[_copies(workdir, run)],
+                             show_ro=[_copies(workdir, run), *run.show_ro],
                              show_rw=show_rw) for t in targets]
         argv = _pytest_argv(kit, run, targets, files, wrappers, basetemp,
                             box.limits)
@@ -236,6 +243,7 @@ def _environment(run, box, run_dir, record):
         env["GRADER_SANDBOX_UID"] = str(box.uid)
     if run.san_logs:
         env["GRADER_SAN_LOGS"] = str(run.san_logs)
+    env.update(run.env)
     return env
 
 

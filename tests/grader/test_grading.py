@@ -345,3 +345,28 @@ def test_results_json_keeps_to_gradescopes_documented_fields():
     problems = " ".join(reports.gradescope_problems(data))
     assert "partial" in problems and "secret" in problems and \
         "'grade'" in problems, problems
+
+
+def test_the_grader_gives_up_only_on_a_program_that_hangs_from_the_start():
+    """The plugin's rule: the first tests (at least three, in at least two
+    test functions) all hit a limit; one test function alone, or one test
+    that behaves, and the program is tested in full."""
+    from grader.gradelib import plugin
+
+    def finish(prog, test, killed):
+        plugin._watch.reset()
+        plugin._watch.killed = killed
+        plugin._account(prog, {"test": test, "outcome": "failed",
+                               "message": ""})
+
+    plugin._limited.clear()
+    plugin._given_up.clear()
+    for case in range(5):      # a server that ignores bad options
+        finish("t/usage-only", "test_COM2_usage_error_exits_2", True)
+    assert "t/usage-only" not in plugin._given_up
+    finish("t/usage-only", "test_COM2_help_prints_usage", True)
+    assert "did not exit in time" in plugin._given_up["t/usage-only"]
+    finish("t/behaves", "test_COM2_help", False)   # failed, but no limit
+    for test in ("test_a", "test_b", "test_c"):
+        finish("t/behaves", test, True)
+    assert "t/behaves" not in plugin._given_up
