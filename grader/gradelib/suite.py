@@ -86,6 +86,17 @@ class Run:
 
 
 @dataclass
+class Part:
+    """One pytest process of a Run: its label (names its folders), its
+    targets, its explicit files (or None: the targets' suites) and its
+    shard ("K/N", or None for the whole suite)."""
+    label: str
+    targets: list
+    files: list = None
+    shard: str = None
+
+
+@dataclass
 class Result:
     records: list = field(default_factory=list)
     log: str = ""
@@ -105,28 +116,27 @@ def run_tests(kit, workdir, run):
     parts = _parts(run)
     with concurrent.futures.ThreadPoolExecutor(len(parts)) as pool:
         results = list(pool.map(
-            lambda part: _run_part(Path(kit), Path(workdir), run, *part),
+            lambda part: _run_part(Path(kit), Path(workdir), run, part),
             parts))
     stop.check()
     merged = Result(seconds=time.monotonic() - t0)
-    for (label, *_), res in zip(parts, results):
+    for part, res in zip(parts, results):
         merged.records += res.records
-        merged.log += (f"==== {label}\n" if len(parts) > 1 else "") + res.log
+        merged.log += (f"==== {part.label}\n" if len(parts) > 1
+                       else "") + res.log
     return merged
 
 
 def _parts(run):
-    """[(label, targets, files, shard)]: one part per target and shard of
-    its suite, or the whole run when it names its files. shard: "K/N" or
-    None."""
+    """[Part]: one per target and shard of its suite, or the whole run
+    when it names its files."""
     if run.files is not None:
-        return [(run.name, run.targets, list(run.files), None)]
+        return [Part(run.name, run.targets, list(run.files))]
     parts = []
     for n, target in enumerate(run.targets):
         for k in range(run.shards):
-            label = f"{run.name}-{n}-{k}"
             shard = f"{k}/{run.shards}" if run.shards > 1 else None
-            parts.append((label, [target], None, shard))
+            parts.append(Part(f"{run.name}-{n}-{k}", [target], None, shard))
     return parts
 
 
@@ -173,7 +183,8 @@ def _entry(workdir, run, target):
     return dest
 
 
-def _run_part(kit, workdir, run, label, targets, files, shard):
+def _run_part(kit, workdir, run, part):
+    label = part.label
     box = run.sandbox.variant(label)
     try:
         basetemp = workdir / "tmp" / label
@@ -188,17 +199,16 @@ def _run_part(kit, workdir, run, label, targets, files, shard):
                              run_dir / t.track / t.program,
                              memory=run.memory,
                              show_ro=[_copies(workdir, run), *run.show_ro],
-                             show_rw=show_rw) for t in targets]
-        argv = _pytest_argv(kit, run, targets, files, wrappers, basetemp,
-                            box.limits)
+                             show_rw=show_rw) for t in part.targets]
+        argv = _pytest_argv(kit, run, part, wrappers, basetemp, box.limits)
         results = workdir / "results"
         results.mkdir(exist_ok=True, mode=0o700)
         os.chmod(results, 0o700)
         record = results / f"{label}.jsonl"
         record.unlink(missing_ok=True)
         env = _environment(run, box, run_dir, record)
-        if shard:
-            env["GRADER_SHARD"] = shard
+        if part.shard:
+            env["GRADER_SHARD"] = part.shard
         t0 = time.monotonic()
         log = _execute(argv, env, kit, results / f"{label}.log", box)
         return Result(_records(record), log, time.monotonic() - t0)
@@ -206,8 +216,9 @@ def _run_part(kit, workdir, run, label, targets, files, shard):
         box.close()
 
 
-def _pytest_argv(kit, run, targets, files, wrappers, basetemp, limits):
+def _pytest_argv(kit, run, part, wrappers, basetemp, limits):
     """pytest's command line for one part."""
+    targets, files = part.targets, part.files
     if files is None:
         files = [str(suite_file(kit, t.contract)) for t in targets]
     argv = [PYTHON, "-m", "pytest", *files, "-p", "no:cacheprovider",
@@ -287,4 +298,4 @@ def _records(path):
     return records
 
 
-__all__ = ["Target", "Run", "Result", "run_tests", "suite_file"]
+__all__ = ["Target", "Run", "Part", "Result", "run_tests", "suite_file"]
