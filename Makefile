@@ -373,8 +373,14 @@ test-site: site
 #   make test-grader                          the grader's own tests (minutes)
 #   make starter                              the student kit in dist/starter/
 #   make gradescope TRACK=t                   dist/gradescope-autograder.zip
+#   make test-gradescope [TRACK=t]            that zip run as Gradescope runs
+#                                             it, on a pristine Debian (root,
+#                                             about two minutes)
+#   make soak [N=10] [TRACK=t]                the conformance suite N times on
+#                                             a saturated CPU (slow)
 
-.PHONY: grade test-grader grader-quick starter gradescope
+.PHONY: grade test-grader grader-quick starter gradescope test-gradescope \
+        soak
 
 grade: check-deps
 	@test -n "$(TRACK)" || { echo "make grade needs TRACK=..." >&2; exit 2; }
@@ -398,6 +404,15 @@ starter:
 gradescope:
 	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \
 	    dist/gradescope-autograder.zip
+
+# It fetches and installs a whole Debian system: about two minutes, with
+# Debian's mirror at hand (CI runs it).
+test-gradescope:
+	$(PYTHON) grader/test-gradescope $(or $(TRACK),blocking-threads)
+
+soak: all
+	KIT_BUILD=$(BUILD) $(PYTHON) scripts/soak.py --runs $(or $(N),10) \
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
 
 # ---------------------------------------------------------------------------
 # Benchmark (not part of `make test`: timings on a shared machine are noisy)

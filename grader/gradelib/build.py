@@ -10,16 +10,22 @@ The kit's Makefile builds the submission, exactly as a student builds it
 copy, as the sandbox user. Nothing is ever built in the kit itself.
 """
 
+import atexit
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
+import tempfile
+import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import starter
+from . import stop
 
 KIT = Path(__file__).resolve().parents[2]
 # What a copy of the kit leaves out: build products, version control,
@@ -120,12 +126,25 @@ def unpack(submission, dest):
                           f".tar.gz")
 
 
-def _limit(total, count):
+def _limit(total, count, what="the submission"):
     if total > MAX_SUBMISSION_BYTES or count > MAX_SUBMISSION_FILES:
         raise SubmissionError(
-            f"the submission is too big (more than "
+            f"{what} is too big (more than "
             f"{MAX_SUBMISSION_BYTES // (1024 * 1024)} MiB or "
             f"{MAX_SUBMISSION_FILES} files)")
+
+
+def check_program_folder(folder):
+    """Raises SubmissionError when a program that is a folder (--exe DIR)
+    is bigger than a submission may be; links are not followed."""
+    total, count = 0, 0
+    for root, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            count += 1
+            st = os.lstat(os.path.join(root, name))
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+            _limit(total, count, f"the program's folder {folder}")
 
 
 def _visible(folder):
@@ -191,68 +210,125 @@ class Build:
     extra: dict = field(default_factory=dict)
 
 
-def _make(kit, sandbox, build_dir, target, san, warnings, timeout):
-    argv = sandbox.exec_prefix(memory=False, cpu=timeout) + [
+def _make(kit, sandbox, build_dir, targets, san, warnings, timeout,
+          nice=0):
+    """make TARGETS in the kit copy as the sandbox user (-k: as many as
+    build). Returns (exit status, the last 20 kB of its output)."""
+    argv = sandbox.exec_prefix(memory=False, cpu=timeout, private=False) + [
         shutil.which("make") or "make", "-C", str(kit), "--no-print-directory",
-        "-j2", f"BUILD={build_dir}", f"WARNINGS={warnings}", target]
+        "-k", "-j2", f"BUILD={build_dir}", f"WARNINGS={warnings}", *targets]
     if san:
         argv.append(f"SAN={san}")
+    if nice:
+        argv = ["nice", "-n", str(nice)] + argv
     env = dict(os.environ)
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CFLAGS", "LDFLAGS",
                 "CC"):
         env.pop(var, None)
-    try:
-        run = subprocess.run(argv, capture_output=True, text=True,
-                             errors="replace", timeout=timeout, env=env,
-                             start_new_session=True)
-        return run.returncode, (run.stdout + run.stderr)[-20000:]
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"") + (exc.stderr or b"")
-        if isinstance(out, bytes):
-            out = out.decode("utf-8", "replace")
-        return -1, out[-20000:] + f"\n(the build took more than {timeout} s)"
-    finally:
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        with stop.watching(proc.pid):
+            try:
+                rc = proc.wait(timeout=timeout)
+                late = ""
+            except subprocess.TimeoutExpired:
+                rc, late = -1, f"\n(the build took more than {timeout} s)"
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
         sandbox.sweep()
+        stop.check()
+        out.seek(0)
+        text = out.read()[-20000:].decode("utf-8", "replace")
+    return rc, text + late
 
 
-def build_track(kit, track, programs, sandbox, san=None, lenient=False):
-    """Builds each program of the track with the kit's Makefile into
-    kit/build-grade[-SAN]. First with the kit's warnings as errors; a
-    program that fails only that way is built again without -Werror (it
-    then counts as built, with warnings). lenient: straight to the second
-    way (for the sanitizer builds of a program that needed it).
+# Objects of the kit's common/ folder, which no submission changes: built
+# once per flavour (plain, address, thread) by a grader process, and copied
+# into the build folder of every later submission (a batch's share).
+_COMMON = {}
+_COMMON_LOCK = threading.Lock()
+
+
+def _reuse_common(kit, build_dir, uid):
+    with _COMMON_LOCK:
+        cached = _COMMON.get(build_dir)
+    if cached is None:
+        return
+    dest = Path(kit) / build_dir / "obj" / "common"
+    shutil.copytree(cached, dest, dirs_exist_ok=True)
+    if uid is not None:
+        for path in [dest.parent, dest, *dest.iterdir()]:
+            os.chown(path, uid, uid)
+
+
+def _keep_common(kit, build_dir):
+    """Keeps the common objects of a build that made all of them."""
+    built = Path(kit) / build_dir / "obj" / "common"
+    sources = list((Path(kit) / "common").glob("*.c"))
+    with _COMMON_LOCK:
+        if build_dir in _COMMON or not sources or not all(
+                (built / f"{c.stem}.o").exists() for c in sources):
+            return
+        keep = Path(tempfile.mkdtemp(prefix="kit-grade-common-"))
+        atexit.register(shutil.rmtree, keep, True)
+        shutil.copytree(built, keep, dirs_exist_ok=True)
+        _COMMON[build_dir] = keep
+
+
+def build_track(kit, track, programs, sandbox, san=None, lenient=False,
+                nice=0):
+    """Builds the track's programs with the kit's Makefile into
+    kit/build-grade[-SAN], all in one make. First with the kit's warnings
+    as errors; a program that fails only that way is built again without
+    -Werror (it then counts as built, with warnings). lenient: straight to
+    the second way (for the sanitizer builds of a program that needed it).
     Returns {program: Build}."""
-    import time
     kit = Path(kit)
     build_dir = "build-grade" + (f"-{san}" if san else "")
     (kit / build_dir).mkdir(exist_ok=True)
     if sandbox.uid is not None:
         os.chown(kit / build_dir, sandbox.uid, sandbox.uid)
+    _reuse_common(kit, build_dir, sandbox.uid)
     timeout = sandbox.limits["build_seconds"]
-    builds = {}
-    for program in programs:
-        t0 = time.monotonic()
-        b = Build(program)
-        target = f"{build_dir}/{track}/{program}"
-        if not (kit / track / f"{program}.c").exists():
-            b.output = f"{track}/{program}.c is missing"
-        else:
-            flags = LENIENT if lenient else STRICT
-            rc, out = _make(kit, sandbox, build_dir, target, san, flags,
-                            timeout)
-            b.output = out
-            if rc != 0 and not lenient:
-                rc2, out2 = _make(kit, sandbox, build_dir, target, san,
-                                  LENIENT, timeout)
-                if rc2 == 0:
-                    b.warnings = True
-                    b.output = out
-                else:
-                    b.output = out2 if "error" in out2 else out
-                rc = rc2
-            exe = kit / target
-            b.ok = rc == 0 and exe.is_file()
-            b.path = exe if b.ok else None
+    flags = LENIENT if lenient else STRICT
+    builds = {p: Build(p) for p in programs}
+    present = [p for p in programs if (kit / track / f"{p}.c").exists()]
+    for p in programs:
+        if p not in present:
+            builds[p].output = f"{track}/{p}.c is missing"
+    t0 = time.monotonic()
+    _, out = _make(kit, sandbox, build_dir,
+                   [f"{build_dir}/{track}/{p}" for p in present], san, flags,
+                   timeout, nice)
+    _keep_common(kit, build_dir)
+    for p in present:
+        b = builds[p]
+        b.output = out
+        exe = kit / build_dir / track / p
+        if not exe.is_file() and not lenient:
+            _rebuild_alone(kit, sandbox, build_dir, track, b, san, timeout,
+                           nice)
+        b.ok = exe.is_file()
+        b.path = exe if b.ok else None
         b.seconds = time.monotonic() - t0
-        builds[program] = b
     return builds
+
+
+def _rebuild_alone(kit, sandbox, build_dir, track, b, san, timeout, nice):
+    """A program that failed in the common make, made alone: strict again
+    for its own compiler output, then without -Werror."""
+    target = [f"{build_dir}/{track}/{b.program}"]
+    rc, out = _make(kit, sandbox, build_dir, target, san, STRICT, timeout,
+                    nice)
+    if rc == 0:
+        b.output = out
+        return
+    rc2, out2 = _make(kit, sandbox, build_dir, target, san, LENIENT, timeout,
+                      nice)
+    b.warnings = rc2 == 0
+    b.output = out if rc2 == 0 or "error" not in out2 else out2

@@ -2,14 +2,18 @@
 
     outcome = grade_track(submission, "blocking-threads", rubric)
     outcome = grade_exe(path, "fetch-line", rubric, name="fetch-line")
+    outcome = grade_exe(folder, "fetch-line", rubric, entry="main.py")
     reports.write_all(outcome, out_folder)
 
-Everything happens in a fresh temporary folder that is removed at the end
-(keep=True keeps it, for debugging). A problem with the submission or its
-build never raises: it becomes points lost with an explanation.
+Both go through one lifecycle (Job): everything happens in a fresh
+temporary folder that is removed at the end (keep=True keeps it, for
+debugging). A problem with the submission or its build never raises: it
+becomes points lost with an explanation. A stop of the grader (a signal)
+raises stop.Stopped, after the same cleanup.
 """
 
 import atexit
+import concurrent.futures
 import os
 import shutil
 import tempfile
@@ -22,6 +26,7 @@ from harness import tracks
 
 from . import build as build_mod
 from . import sandbox as sandbox_mod
+from . import stop
 from . import suite
 from .rubric import show_item
 from .score import Item, score_program, shorten, tail, totals, \
@@ -106,44 +111,108 @@ def _hide(kit):
             os.chmod(kit / name, 0o700)
 
 
-def grade_exe(exe, contract, rubric, name=None, slot=0, keep=False,
-              tests=None, select="", student=None):
-    """Grades any executable against one contract's conformance suite."""
-    t0 = time.monotonic()
+class Job:
+    """The lifecycle every grading shares, as a context manager:
+
+        with Job(outcome, rubric, keep) as job:
+            job.start()          # job.kit, job.box
+            ...
+
+    a fresh work folder; then (start) a copy of the kit with its tests
+    closed to student code, and a sandbox; at the end, whatever happened,
+    the sandbox's processes killed and its uid given back, the time taken,
+    and the work folder removed (or kept, and said so). A stop of the
+    grader (stop.Stopped) goes through all of that too."""
+
+    def __init__(self, outcome, rubric, keep=False):
+        self.outcome = outcome
+        self.rubric = rubric
+        self.keep = keep
+        self.workdir = self.kit = self.box = None
+
+    def __enter__(self):
+        stop.check()
+        self.t0 = time.monotonic()
+        self.workdir = _workdir()
+        return self
+
+    def start(self):
+        self.kit = build_mod.copy_kit(self.workdir)
+        _hide(self.kit)
+        self.box = sandbox_mod.Sandbox(self.workdir, self.rubric.limits,
+                                       _helper())
+        self.outcome.notes += self.box.warnings()
+
+    def __exit__(self, kind, value, tb):
+        if self.box:
+            self.box.close()
+        self.outcome.seconds = time.monotonic() - self.t0
+        _cleanup(self.workdir, self.keep, self.outcome)
+        return False
+
+
+def _fail_all(outcome, rubric, programs, why):
+    """Every program's groups at 0 points, `why` as the feedback."""
+    outcome.error = why
+    for pid, contract in programs:
+        outcome.items += unbuilt_program(rubric, pid, contract, why,
+                                         rubric.weight(pid))
+    return outcome
+
+
+def exe_target(exe, entry, contract):
+    """The suite.Target for --exe: a file, or a folder and the entry point
+    inside it. Raises SubmissionError saying what is wrong."""
     exe = Path(exe).resolve()
+    if exe.is_dir():
+        if not entry:
+            raise build_mod.SubmissionError(
+                f"{exe} is a folder: name the file inside it to run "
+                f"(--run ENTRY)")
+        build_mod.check_program_folder(exe)
+        path = (exe / entry).resolve()
+        if exe not in path.parents:
+            raise build_mod.SubmissionError(
+                f"--run {entry}: not a file inside {exe}")
+        folder = exe
+    else:
+        if entry:
+            raise build_mod.SubmissionError(
+                f"--run is for a program that is a folder; {exe} is not one")
+        path, folder = exe, None
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise build_mod.SubmissionError(f"not an executable file: {path}")
+    return suite.Target("exe", exe.name, contract, path, folder)
+
+
+def grade_exe(exe, contract, rubric, name=None, keep=False, select="",
+              student=None, entry=None):
+    """Grades any program against one contract's conformance suite: an
+    executable file, or a folder with `entry` (a path inside it) to run."""
+    exe = Path(exe).resolve()
+    run_as = f" (running {entry})" if entry else ""
     outcome = Outcome(student or exe.name, "exe",
-                      f"{exe} against the {contract} contract")
-    workdir = _workdir()
-    box = None
-    try:
-        if not (exe.is_file() and os.access(exe, os.X_OK)):
-            outcome.error = f"not an executable file: {exe}"
-            outcome.notes.append(outcome.error)
-            outcome.items = unbuilt_program(rubric, f"exe/{exe.name}",
-                                            contract, outcome.error)
-            return outcome
-        kit = build_mod.copy_kit(workdir)
-        _hide(kit)
-        box = sandbox_mod.Sandbox(workdir, rubric.limits, slot, _helper())
-        outcome.notes += box.warnings()
-        records, log, _ = suite.run_tests(
-            kit, workdir, box, [("exe", exe.name, contract, exe)],
-            tests=tests, select=select, exe_name=name or contract)
-        outcome.logs["main"] = log
-        mine = [r for r in records if r.get("program")]
-        items, unmatched = score_program(rubric, f"exe/{exe.name}",
-                                         contract, mine)
-        outcome.items = items
+                      f"{exe}{run_as} against the {contract} contract")
+    pid = f"exe/{exe.name}"
+    with Job(outcome, rubric, keep) as job:
+        try:
+            target = exe_target(exe, entry, contract)
+        except build_mod.SubmissionError as exc:
+            outcome.notes.append(str(exc))
+            return _fail_all(outcome, rubric, [(pid, contract)], str(exc))
+        job.start()
+        result = suite.run_tests(job.kit, job.workdir, suite.Run(
+            "main", [target], job.box, select=select,
+            exe_name=name or contract, shards=MAIN_SHARDS))
+        outcome.logs["main"] = result.log
+        outcome.timings["tests"] = result.seconds
+        mine = [r for r in result.records if r.get("program")]
+        outcome.items, unmatched = score_program(rubric, pid, contract, mine)
         _note_unmatched(outcome, unmatched)
         if not mine:
             outcome.notes.append("no test ran: see pytest-main.log\n" +
-                                 tail(log, 15))
-        return outcome
-    finally:
-        if box:
-            box.close()
-        outcome.seconds = time.monotonic() - t0
-        _cleanup(workdir, keep, outcome)
+                                 tail(result.log, 15))
+    return outcome
 
 
 def _note_unmatched(outcome, unmatched):
@@ -160,89 +229,126 @@ def _cleanup(workdir, keep, outcome):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def grade_track(submission, track, rubric, program=None, slot=0, keep=False,
+def grade_track(submission, track, rubric, program=None, keep=False,
                 checks=True, student=None, select=""):
     """Grades a student's version of a track (folder, .zip, .tar.gz)."""
-    t0 = time.monotonic()
     submission = Path(submission)
     student = student or _student_name(submission)
     outcome = Outcome(student, track, f"{submission} as {track}")
     entries = listed(track, program)
-    workdir = _workdir()
-    box = None
-    try:
-        if not entries:
-            raise build_mod.SubmissionError(
-                f"tracks.list lists no program {program or ''} in track "
-                f"{track!r}")
-        kit = build_mod.copy_kit(workdir)
-        _hide(kit)
-        sub = workdir / "submission"
+    if not entries:
+        raise build_mod.SubmissionError(
+            f"tracks.list lists no program {program or ''} in track "
+            f"{track!r}")
+    with Job(outcome, rubric, keep) as job:
+        job.start()
         try:
-            build_mod.unpack(submission, sub)
-            source = build_mod.find_track(sub, track)
-            outcome.notes += build_mod.lay_over(
-                kit, track, source, [p for p, _ in listed(track)])
+            _lay_over(job, submission, track)
         except (build_mod.SubmissionError, OSError) as exc:
-            outcome.error = str(exc)
             outcome.notes.append(f"the submission could not be read: {exc}")
-            for p, contract in entries:
-                outcome.items += unbuilt_program(
-                    rubric, f"{track}/{p}", contract, str(exc),
-                    rubric.weight(f"{track}/{p}"))
-            return outcome
-        box = sandbox_mod.Sandbox(workdir, rubric.limits, slot, _helper())
-        outcome.notes += box.warnings()
-        programs = [p for p, _ in entries]
+            return _fail_all(outcome, rubric, [
+                (f"{track}/{p}", c) for p, c in entries], str(exc))
         mark = time.monotonic()
-        builds = build_mod.build_track(kit, track, programs, box)
+        builds = build_mod.build_track(job.kit, track,
+                                       [p for p, _ in entries], job.box)
         outcome.timings["build"] = time.monotonic() - mark
         outcome.build_log = "\n".join(
             f"== make {track}/{p}\n{b.output}" for p, b in builds.items())
-        built = [(track, p, c, builds[p].path) for p, c in entries
-                 if builds[p].ok]
-        san_builds = {}
         mark = time.monotonic()
-        if checks and built:
-            san_builds = _sanitizer_builds(kit, track, programs, builds, box,
-                                           rubric)
-        outcome.timings["sanitizer builds"] = time.monotonic() - mark
-        records = []
-        if built:
-            records, log, seconds = suite.run_tests(kit, workdir, box, built,
-                                                    select=select)
-            outcome.logs["main"] = log
-            outcome.timings["tests"] = seconds
-        for p, contract in entries:
-            pid = f"{track}/{p}"
-            weight = rubric.weight(pid)
-            b = builds[p]
-            if not b.ok:
-                outcome.items += unbuilt_program(rubric, pid, contract,
-                                                 b.output, weight)
-                continue
-            mine = [r for r in records if r.get("track") == track
-                    and r.get("program") == p]
-            items, unmatched = score_program(rubric, pid, contract, mine,
-                                             weight)
-            _note_unmatched(outcome, unmatched)
-            if not mine:
-                outcome.notes.append(f"{pid}: no test ran (see "
-                                     f"pytest-main.log)")
-            outcome.items += items
-        mark = time.monotonic()
+        records, check_items = _tests_and_checks(job, track, entries, builds,
+                                                 checks, select)
+        outcome.timings["tests and checks"] = time.monotonic() - mark
+        outcome.items = _ordered(
+            _scored(outcome, rubric, track, entries, builds, records) +
+            check_items, entries, track)
+    return outcome
+
+
+def _lay_over(job, submission, track):
+    sub = job.workdir / "submission"
+    build_mod.unpack(submission, sub)
+    source = build_mod.find_track(sub, track)
+    job.outcome.notes += build_mod.lay_over(
+        job.kit, track, source, [p for p, _ in listed(track)])
+
+
+def _targets(track, entries, builds):
+    return [suite.Target(track, p, c, builds[p].path) for p, c in entries
+            if p in builds and builds[p].ok]
+
+
+def _scored(outcome, rubric, track, entries, builds, records):
+    """The conformance groups' items of each program."""
+    items = []
+    for p, contract in entries:
+        pid = f"{track}/{p}"
+        weight = rubric.weight(pid)
+        if not builds[p].ok:
+            items += unbuilt_program(rubric, pid, contract, builds[p].output,
+                                     weight)
+            continue
+        mine = [r for r in records if r.get("track") == track
+                and r.get("program") == p]
+        got, unmatched = score_program(rubric, pid, contract, mine, weight)
+        _note_unmatched(outcome, unmatched)
+        if not mine:
+            outcome.notes.append(f"{pid}: no test ran (see "
+                                 f"pytest-main.log)")
+        items += got
+    return items
+
+
+# Each program's suite is split over this many pytest processes side by
+# side: its tests mostly wait (on deadlines, ticks, trickling peers), so two
+# halves take about half as long, even on two cores.
+MAIN_SHARDS = 2
+
+# The checks look only at findings (a sanitizer report, a forbidden system
+# call), never at whether a test passed, so their runs do not need the
+# machine's full attention: they run beside the main run at this lower
+# priority, and the main run's timing is what it would be alone.
+CHECK_NICE = 10
+
+
+def _tests_and_checks(job, track, entries, builds, checks, select):
+    """The main run and every check, side by side. Returns (the main run's
+    records, the checks' items)."""
+    targets = _targets(track, entries, builds)
+    jobs = {}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        if targets:
+            jobs["main"] = pool.submit(suite.run_tests, job.kit, job.workdir,
+                                       suite.Run("main", targets, job.box,
+                                                 select=select,
+                                                 shards=MAIN_SHARDS))
         if checks:
-            outcome.timings["checks"] = 0
-            outcome.items += _checks(kit, workdir, box, rubric, track,
-                                     entries, builds, san_builds, outcome)
-            outcome.timings["checks"] = time.monotonic() - mark
-        outcome.items = _ordered(outcome.items, entries, track)
-        return outcome
-    finally:
-        if box:
-            box.close()
-        outcome.seconds = time.monotonic() - t0
-        _cleanup(workdir, keep, outcome)
+            for name, san in _sanitizers(job.rubric, track):
+                jobs[name] = pool.submit(_sanitizer_check, job, track,
+                                         entries, builds, name, san)
+            if job.rubric.checks["model"].enabled:
+                jobs["model"] = pool.submit(_model_check, job, track,
+                                            entries, builds)
+        records, items = [], []
+        if checks:
+            items += _warnings_check(job.rubric, track, entries, builds)
+        for name, future in jobs.items():
+            try:
+                res = future.result()
+            except stop.Stopped:
+                raise
+            except Exception as exc:  # a check must never crash the grader
+                job.outcome.notes.append(f"the {name} check failed to run: "
+                                         f"{exc!r}")
+                continue
+            if name == "main":
+                records = res.records
+                job.outcome.logs["main"] = res.log
+                job.outcome.timings["tests"] = res.seconds
+            else:
+                new_items, log = res
+                items += new_items
+                job.outcome.logs[name] = log
+    return records, items
 
 
 def _ordered(items, entries, track):
@@ -258,97 +364,54 @@ def _student_name(path):
     return name
 
 
-def _sanitizer_builds(kit, track, programs, builds, box, rubric):
-    """{"address": {program: Build}, "thread": ...} for the enabled
-    sanitizer checks (TSan for the threads track only)."""
-    out = {}
-    wanted = []
+def _sanitizers(rubric, track):
+    """[(check name, sanitizer)] of the enabled sanitizer checks (TSan for
+    the threads track only)."""
+    out = []
     if rubric.checks["sanitizers"].enabled:
-        wanted.append("address")
+        out.append(("sanitizers", "address"))
     if rubric.checks["tsan"].enabled and track == "blocking-threads":
-        wanted.append("thread")
-    ok = [p for p in programs if builds[p].ok]
-    lenient = any(builds[p].warnings for p in ok)
-    for san in wanted:
-        out[san] = build_mod.build_track(kit, track, ok, box, san=san,
-                                         lenient=lenient)
+        out.append(("tsan", "thread"))
     return out
 
 
-def _checks(kit, workdir, box, rubric, track, entries, builds, san_builds,
-            outcome):
-    """The items of the checks beyond the conformance tests. The sanitizer
-    and model runs look only at findings, not at test outcomes, so they run
-    side by side."""
-    items = []
+def _warnings_check(rubric, track, entries, builds):
     check = rubric.checks["warnings"]
-    if check.enabled:
-        for p, _ in entries:
-            b = builds[p]
-            pid = f"{track}/{p}"
-            pts = check.points * rubric.weight(pid)
-            if b.ok and not b.warnings:
-                items.append(Item(pid, "build", "no compiler warning", pts,
-                                  pts, check.visibility,
-                                  "builds with -Werror."))
-            else:
-                text = ("builds only without -Werror; the compiler said:\n"
-                        if b.ok else "does not build:\n") + tail(b.output, 40)
-                items.append(Item(pid, "build", "no compiler warning", 0.0,
-                                  pts, check.visibility, text))
-    jobs = []
-    for san, name in (("address", "sanitizers"), ("thread", "tsan")):
-        if san in san_builds:
-            jobs.append((name, san))
-        elif rubric.checks[name].enabled and (san == "address" or
-                                              track == "blocking-threads"):
-            # Nothing was rebuilt because nothing built: the check still
-            # counts, at zero, so every student has the same maximum.
-            items += _unbuilt_check(rubric, track, entries, name, san)
-    results = {}
-
-    def run(name, san, index):
-        other = None
-        try:
-            other = box.variant(index)
-            results[name] = _sanitizer_run(kit, workdir, other, rubric,
-                                           track, entries, san_builds[san],
-                                           name, san)
-        except Exception as exc:  # a check must never crash the grader
-            results[name] = exc
-        finally:
-            if other:
-                other.close()
-
-    def run_model():
-        other = None
-        try:
-            other = box.variant(4)
-            results["model"] = _model_run(kit, workdir, other, rubric,
-                                          track, entries, builds)
-        except Exception as exc:
-            results["model"] = exc
-        finally:
-            if other:
-                other.close()
-
-    threads = [threading.Thread(target=run, args=(name, san, n + 1))
-               for n, (name, san) in enumerate(jobs)]
-    if rubric.checks["model"].enabled:
-        threads.append(threading.Thread(target=run_model))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for name in ("sanitizers", "tsan", "model"):
-        res = results.get(name)
-        if isinstance(res, Exception):
-            outcome.notes.append(f"the {name} check failed to run: {res!r}")
-        elif res:
-            new_items, log = res
-            items += new_items
-            outcome.logs[name] = log
+    items = []
+    if not check.enabled:
+        return items
+    for p, _ in entries:
+        b = builds[p]
+        pid = f"{track}/{p}"
+        pts = check.points * rubric.weight(pid)
+        if b.ok and not b.warnings:
+            items.append(Item(pid, "build", "no compiler warning", pts,
+                              pts, check.visibility,
+                              "builds with -Werror."))
+        else:
+            text = ("builds only without -Werror; the compiler said:\n"
+                    if b.ok else "does not build:\n") + tail(b.output, 40)
+            items.append(Item(pid, "build", "no compiler warning", 0.0,
+                              pts, check.visibility, text))
     return items
+
+
+def _sanitizer_check(job, track, entries, builds, name, san):
+    """Builds the programs with the sanitizer and runs the check's tests
+    on them, in a sandbox of its own. Returns (items, log)."""
+    ok = [p for p, _ in entries if builds[p].ok]
+    if not ok:
+        # Nothing to rebuild: the check still counts, at zero, so every
+        # student has the same maximum.
+        return _unbuilt_check(job.rubric, track, entries, name, san), ""
+    box = job.box.variant(f"build-{san}")
+    try:
+        sbuilds = build_mod.build_track(
+            job.kit, track, ok, box, san=san, nice=CHECK_NICE,
+            lenient=any(builds[p].warnings for p in ok))
+    finally:
+        box.close()
+    return _sanitizer_run(job, track, entries, sbuilds, name, san)
 
 
 def _unbuilt_check(rubric, track, entries, name, san):
@@ -377,91 +440,88 @@ def _san_findings(logs):
     return found
 
 
-def _sanitizer_run(kit, workdir, box, rubric, track, entries, sbuilds, name,
-                   san):
-    check = rubric.checks[name]
-    label = SAN_LABEL[san]
-    built = [(track, p, c, sbuilds[p].path) for p, c in entries
-             if p in sbuilds and sbuilds[p].ok]
-    logs = workdir / f"san-{san}"
+def _sanitizer_run(job, track, entries, sbuilds, name, san):
+    """The check's tests on the sanitizer build; one item per program."""
+    check = job.rubric.checks[name]
+    targets = _targets(track, entries, sbuilds)
+    logs = job.workdir / f"san-{san}"
     logs.mkdir(mode=0o777)
     os.chmod(logs, 0o777)
     log = ""
-    if built:
-        _, log, _ = suite.run_tests(kit, workdir, box, built, name=san,
-                                    select=check.select, memory=False,
-                                    san_logs=logs)
+    if targets:
+        log = suite.run_tests(job.kit, job.workdir, suite.Run(
+            san, targets, job.box, select=check.select, memory=False,
+            san_logs=logs, nice=CHECK_NICE)).log
     findings = _san_findings(logs)
     items = []
     for p, _ in entries:
         pid = f"{track}/{p}"
-        pts = check.points * rubric.weight(pid)
-        title = f"{label}: no finding"
-        if p not in sbuilds:
-            # Not rebuilt because the main build failed: the check still
-            # counts, at zero, so every student is graded out of the same
-            # maximum.
-            items.append(Item(pid, name, title, 0.0, pts, check.visibility,
-                              "does not build."))
-            continue
-        if not sbuilds[p].ok:
-            items.append(Item(pid, name, title, 0.0, pts, check.visibility,
-                              f"the {label} build failed:\n" +
-                              tail(sbuilds[p].output, 40)))
-            continue
-        mine = {k: v for k, v in findings.items() if f"[{pid}" in k
-                or f"-{pid}" in k}
-        if not mine:
-            items.append(Item(pid, name, title, pts, pts, check.visibility,
-                              f"no {label} report while the tests ran."))
-            continue
-        nodeid, text = next(iter(mine.items()))
-        items.append(Item(
-            pid, name, title, 0.0, pts, check.visibility,
-            f"{label} reported a problem in {len(mine)} test(s); the first, "
-            f"in {nodeid.split('::')[-1]}:\n" + shorten(text, 40)))
+        pts = check.points * job.rubric.weight(pid)
+        items.append(Item(pid, name, f"{SAN_LABEL[san]}: no finding", 0.0,
+                          pts, check.visibility))
+        items[-1].output = _sanitizer_verdict(items[-1], sbuilds.get(p),
+                                              findings, san)
     return items, log
 
 
-def _model_run(kit, workdir, box, rubric, track, entries, builds):
-    """tests/tracks/test_models.py on the main build's wrappers."""
-    check = rubric.checks["model"]
-    test_file = kit / "tests" / "tracks" / "test_models.py"
+def _sanitizer_verdict(item, sbuild, findings, san):
+    """Gives `item` its points when the program was rebuilt and had no
+    finding; returns the feedback."""
+    label = SAN_LABEL[san]
+    if sbuild is None:
+        # Not rebuilt because the main build failed: the check still
+        # counts, at zero, so every student is graded out of the same
+        # maximum.
+        return "does not build."
+    if not sbuild.ok:
+        return f"the {label} build failed:\n" + tail(sbuild.output, 40)
+    pid = item.program
+    mine = {k: v for k, v in findings.items() if f"[{pid}" in k
+            or f"-{pid}" in k}
+    if not mine:
+        item.points = item.max_points
+        return f"no {label} report while the tests ran."
+    nodeid, text = next(iter(mine.items()))
+    return (f"{label} reported a problem in {len(mine)} test(s); the first, "
+            f"in {nodeid.split('::')[-1]}:\n" + shorten(text, 40))
+
+
+def _model_check(job, track, entries, builds):
+    """tests/tracks/test_models.py on the main build. Returns (items,
+    log)."""
+    check = job.rubric.checks["model"]
+    test_file = job.kit / "tests" / "tracks" / "test_models.py"
     if not test_file.exists():
         return [], "no tests/tracks/test_models.py in the kit"
     func = ("test_threads_track_never_multiplexes"
             if track == "blocking-threads"
             else "test_event_loop_tracks_create_no_thread")
-    built = [(track, p, c, builds[p].path) for p, c in entries
-             if builds[p].ok]
-    nodeids = [f"{test_file}::{func}[{track}/{p}]" for _, p, _, _ in built]
-    log = ""
-    records = []
-    if built:
-        records, log, _ = suite.run_tests(kit, workdir, box, built,
-                                          name="model", files=nodeids)
+    targets = _targets(track, entries, builds)
+    nodeids = [f"{test_file}::{func}[{t.id}]" for t in targets]
+    log, records = "", []
+    if targets:
+        res = suite.run_tests(job.kit, job.workdir, suite.Run(
+            "model", targets, job.box, files=nodeids, nice=CHECK_NICE))
+        log, records = res.log, res.records
     items = []
     for p, _ in entries:
         pid = f"{track}/{p}"
-        pts = check.points * rubric.weight(pid)
+        pts = check.points * job.rubric.weight(pid)
         title = "concurrent in the track's own way"
         rec = next((r for r in records
                     if r["nodeid"].endswith(f"[{pid}]")), None)
         if not builds[p].ok:
-            items.append(Item(pid, "model", title, 0.0, pts,
-                              check.visibility, "does not build."))
+            got, text = 0.0, "does not build."
         elif rec is None:
-            items.append(Item(pid, "model", title, 0.0, pts,
-                              check.visibility,
-                              "the check did not run:\n" + tail(log, 20)))
+            got, text = 0.0, "the check did not run:\n" + tail(log, 20)
         elif rec["outcome"] == "passed":
-            items.append(Item(pid, "model", title, pts, pts,
-                              check.visibility, "checked with strace."))
+            got, text = pts, "checked with strace."
         else:
-            items.append(Item(pid, "model", title, 0.0, pts,
-                              check.visibility,
-                              shorten(rec.get("message", ""), 20)))
+            got, text = 0.0, shorten(rec.get("message", ""), 20)
+        items.append(Item(pid, "model", title, got, pts, check.visibility,
+                          text))
     return items, log
 
 
-__all__ = ["Outcome", "grade_exe", "grade_track", "listed", "show_item"]
+__all__ = ["Outcome", "Job", "exe_target", "grade_exe", "grade_track",
+           "listed", "show_item"]

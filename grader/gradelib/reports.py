@@ -47,6 +47,53 @@ def results_json(outcome):
     }
 
 
+# Gradescope's documented results.json: the keys it reads, and the values
+# some of them may take. Anything else would be ignored, or refused.
+GS_TOP = {"score", "execution_time", "output", "output_format",
+          "test_output_format", "test_name_format", "visibility",
+          "stdout_visibility", "extra_data", "tests", "leaderboard"}
+GS_TEST = {"score", "max_score", "status", "name", "name_format", "number",
+           "output", "output_format", "tags", "visibility", "extra_data"}
+GS_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+GS_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+
+
+def gradescope_problems(data):
+    """What in `data` (a parsed results.json) does not follow Gradescope's
+    documented format: a list of sentences, empty when it is right."""
+    out = []
+    number = (int, float)
+    out += [f"unknown top-level key {k!r}" for k in set(data) - GS_TOP]
+    tests = data.get("tests")
+    if not isinstance(tests, list):
+        return out + ["'tests' is not a list"]
+    if "score" not in data and not all("score" in t for t in tests):
+        out.append("no top-level score, and not every test has one")
+    for key in ("score", "execution_time"):
+        if key in data and not isinstance(data[key], number):
+            out.append(f"{key} is not a number")
+    for key in ("visibility", "stdout_visibility"):
+        if key in data and data[key] not in GS_VISIBILITY:
+            out.append(f"{key} {data[key]!r} is not a visibility")
+    for n, t in enumerate(tests, 1):
+        where = f"test {n} ({t.get('name', '?')})"
+        out += [f"{where}: unknown key {k!r}" for k in set(t) - GS_TEST]
+        for key in ("score", "max_score"):
+            if key in t and not isinstance(t[key], number):
+                out.append(f"{where}: {key} is not a number")
+        if "status" in t and t["status"] not in ("passed", "failed"):
+            out.append(f"{where}: status {t['status']!r}")
+        if t.get("visibility", "visible") not in GS_VISIBILITY:
+            out.append(f"{where}: visibility {t['visibility']!r}")
+        for key in ("output_format", "name_format"):
+            if key in t and t[key] not in GS_FORMATS:
+                out.append(f"{where}: {key} {t[key]!r}")
+        for key in ("name", "output", "number"):
+            if key in t and not isinstance(t[key], str):
+                out.append(f"{where}: {key} is not a string")
+    return out
+
+
 def junit_xml(outcome):
     score, top = totals(outcome.items)
     failures = sum(1 for it in outcome.items if it.status != "passed")

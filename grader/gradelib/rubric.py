@@ -14,7 +14,7 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parent.parent / "rubric.toml"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 LIMIT_DEFAULTS = {
-    "cpu_seconds": 60, "test_seconds": 60, "suite_seconds": 900,
+    "cpu_seconds": 60, "test_seconds": 30, "suite_seconds": 900,
     "memory_mb": 1024, "processes": 128, "open_files": 1024,
     "file_size_mb": 64, "build_seconds": 300,
 }

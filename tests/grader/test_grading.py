@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADE = ROOT / "grader" / "grade"
-from grader.gradelib import rubric as rubric_mod, starter
+from grader.gradelib import build as build_mod, rubric as rubric_mod, starter
 from harness import tracks
 
 
@@ -261,3 +261,104 @@ def test_starter_kit_builds_keeps_every_test_and_scores_near_zero(tmp_path):
     assert not leaked, f"the starter earns points for: {leaked}"
     assert results["score"] <= 0.2 * results["extra_data"]["max_score"], \
         (results["score"], results["extra_data"]["max_score"])
+
+
+# ---------------------------------------------------------------------------
+# Programs that are folders (--exe DIR --run ENTRY)
+
+PY_EXAMPLE = ROOT / "grader" / "examples" / "python-fetch-line"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_two_file_python_program_is_graded_as_a_folder(tmp_path):
+    """main.py imports netline.py from its own folder: graded as a folder
+    it scores full marks on the whole fetch-line suite."""
+    out = tmp_path / "out"
+    grade("--exe", PY_EXAMPLE, "--run", "main.py", "--program",
+          "fetch-line", "--out", out)
+    results = json.loads((out / "results.json").read_text())
+    lost = [t for t in results["tests"] if t["status"] != "passed"]
+    assert not lost and results["score"] == \
+        results["extra_data"]["max_score"] > 0, (
+        "the Python fetch-line lost points:\n" +
+        "\n".join(f"{t['name']}: {t['output'][:1500]}" for t in lost))
+
+
+def test_a_shell_launcher_in_a_folder_runs_the_program_beside_it(tmp_path):
+    out = tmp_path / "out"
+    grade("--exe", PY_EXAMPLE, "--run", "launch.sh", "--program",
+          "fetch-line", "--out", out, "-k",
+          "COM2_help or FL1_deadline_covers_whole or COM4")
+    results = json.loads((out / "results.json").read_text())
+    assert results["score"] == results["extra_data"]["max_score"] > 0, \
+        (out / "report.txt").read_text()
+    assert "ModuleNotFoundError" not in (out / "report.txt").read_text()
+
+
+def test_a_program_folder_over_the_size_limit_is_refused_clearly(tmp_path):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "run").write_text("#!/bin/sh\nexit 0\n")
+    (folder / "run").chmod(0o755)
+    with open(folder / "data.bin", "wb") as f:       # sparse: no disk used
+        f.truncate(build_mod.MAX_SUBMISSION_BYTES + 1)
+    out = tmp_path / "out"
+    grade("--exe", folder, "--run", "run", "--program", "fetch-line",
+          "--out", out)
+    report = (out / "report.txt").read_text()
+    assert "is too big" in report and "MiB" in report, report
+    assert json.loads((out / "results.json").read_text())["score"] == 0
+
+
+def test_a_folder_needs_run_and_run_needs_a_folder(tmp_path):
+    for args in (["--exe", PY_EXAMPLE], ["--exe", "/bin/true", "--run",
+                                         "x"]):
+        run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(
+            str, args), "--program", "fetch-line"], capture_output=True,
+            text=True)
+        assert run.returncode == 2 and "--run" in run.stderr, run.stderr
+
+
+def test_results_json_keeps_to_gradescopes_documented_fields():
+    from grader.gradelib import grading, reports
+    from grader.gradelib.score import Item
+    outcome = grading.Outcome("ann", "blocking-threads", "a test")
+    outcome.items = [
+        Item("blocking-threads/fetch-line", "FL-1", "one deadline", 2.5, 5,
+             "visible", "1 of 2 tests passed."),
+        Item("blocking-threads/fetch-line", "JR-12", "", 1, 1,
+             "after_due_date", "1 of 1 tests passed.")]
+    data = reports.results_json(outcome)
+    assert reports.gradescope_problems(json.loads(json.dumps(data))) == []
+    data["tests"][0]["status"] = "partial"
+    data["tests"][1]["visibility"] = "secret"
+    data["grade"] = 3
+    problems = " ".join(reports.gradescope_problems(data))
+    assert "partial" in problems and "secret" in problems and \
+        "'grade'" in problems, problems
+
+
+def test_the_grader_gives_up_only_on_a_program_that_hangs_from_the_start():
+    """The plugin's rule: the first tests (at least three, in at least two
+    test functions) all hit a limit; one test function alone, or one test
+    that behaves, and the program is tested in full."""
+    from grader.gradelib import plugin
+
+    def finish(prog, test, killed):
+        plugin._watch.reset()
+        plugin._watch.killed = killed
+        plugin._account(prog, {"test": test, "outcome": "failed",
+                               "message": ""})
+
+    plugin._limited.clear()
+    plugin._given_up.clear()
+    for case in range(5):      # a server that ignores bad options
+        finish("t/usage-only", "test_COM2_usage_error_exits_2", True)
+    assert "t/usage-only" not in plugin._given_up
+    finish("t/usage-only", "test_COM2_help_prints_usage", True)
+    assert "did not exit in time" in plugin._given_up["t/usage-only"]
+    finish("t/behaves", "test_COM2_help", False)   # failed, but no limit
+    for test in ("test_a", "test_b", "test_c"):
+        finish("t/behaves", test, True)
+    assert "t/behaves" not in plugin._given_up
