@@ -108,13 +108,31 @@ unit_objs = $(COMMON_OBJS) \
   $(if $(filter common,$(call unit_group,$(1))),,$(call track_objs,$(call unit_group,$(1))))
 
 # ---------------------------------------------------------------------------
-# Mutants: tests/mutants/NAME.patch is a known-wrong change to one program's
-# source; it is applied to a copy and built into $(BUILD)/mutants/NAME.
+# Mutants: tests/mutants/NAME.patch is a known-wrong change to one file of a
+# track; it is applied to a copy and built into $(BUILD)/mutants/NAME.
+# Most patches change a program's own source. A patch may instead change one
+# of a track's modules (async-futures/fut/timer.c, say): it then names the
+# program to build with the changed module on a first line of its own,
+# "Program: TRACK/PROGRAM", and that program is linked with the patched
+# module in place of the original. The student kit has no tests/mutants/,
+# so there all of this builds nothing.
 
 MUTANT_PATCHES := $(wildcard tests/mutants/*.patch)
 MUTANTS := $(MUTANT_PATCHES:tests/mutants/%.patch=$(BUILD)/mutants/%)
-# The file a patch changes, from its "+++ b/TRACK/PROGRAM.c" line.
+# The file a patch changes, from its "+++ b/TRACK/FILE.c" line.
 patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head -n 1)
+# The program a mutant is: its "Program:" line, else the patched file's.
+mutant_file = $(call patch_target,tests/mutants/$(1).patch)
+mutant_program = $(or $(shell sed -n 's|^Program: *\([^[:space:]]*\).*|\1|p' \
+                   tests/mutants/$(1).patch | head -n 1),$(basename $(call mutant_file,$(1))))
+mutant_track = $(firstword $(subst /, ,$(call mutant_file,$(1))))
+# A module mutant links the program's own object and the track's modules
+# but the patched one; a program mutant links the track's modules.
+mutant_objs = $(if $(filter $(basename $(call mutant_file,$(1))),$(call mutant_program,$(1))), \
+  $(call track_objs,$(call mutant_track,$(1))), \
+  $(BUILD)/obj/$(call mutant_program,$(1)).o \
+  $(filter-out $(BUILD)/obj/$(basename $(call mutant_file,$(1))).o, \
+    $(call track_objs,$(call mutant_track,$(1)))))
 
 # ---------------------------------------------------------------------------
 
@@ -177,15 +195,14 @@ $(BUILD)/mutants/%.c: tests/mutants/%.patch \
 	    { echo "mutant $*: the patch no longer applies to" \
 	           "$(call patch_target,$<); update it" >&2; exit 1; }
 
-mutant_track = $(firstword $(subst /, ,$(call patch_target,tests/mutants/$(1).patch)))
-
 $(BUILD)/mutants/%.o: $(BUILD)/mutants/%.c
 	$(say) CC $@
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(call mutant_track,$*) \
+	    -I$(dir $(call mutant_file,$*)) \
 	    $(call track_cflags,$(call mutant_track,$*)) -c $< -o $@
 
 $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
-      $$(call track_objs,$$(call mutant_track,$$*))
+      $$(call mutant_objs,$$*)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@ \
 	    $(call track_libs,$(call mutant_track,$*))
