@@ -386,6 +386,7 @@ test-site: site
 #   make grade TRACK=t BATCH=dir [JOBS=2]     grade a class (gradebook.csv)
 #   make test-grader                          the grader's own tests (minutes)
 #   make starter                              the student kit in dist/starter/
+#   make grade-me [TRACK=t] [PROGRAM=p]       your own score, from your kit
 #   make gradescope TRACK=t                   dist/gradescope-autograder.zip
 
 .PHONY: grade test-grader grader-quick starter gradescope
@@ -405,9 +406,20 @@ test: grader-quick
 grader-quick: check-deps
 	$(PYTHON) -m pytest tests/grader -m "not slow" $(PYTEST_FLAGS)
 
-starter:
-	$(PYTHON) grader/make-starter dist/starter
+# The student kit is made from the built full kit: make-starter records
+# the demo's reference columns from its programs and mutants.
+starter: all mutants
+	KIT_BUILD=$(BUILD) $(PYTHON) grader/make-starter dist/starter
 	$(MAKE) -C dist/starter --no-print-directory
+
+# A student's own score: the grader run on this kit's own track folders,
+# one track (TRACK=...) or all of them, one program (PROGRAM=...) or all.
+.PHONY: grade-me
+grade-me: all
+	@set -e; for t in $(or $(TRACK),$(TRACKS)); do \
+	    echo "== $$t"; \
+	    $(PYTHON) grader/grade --track $$t $(if $(PROGRAM),--program $(PROGRAM)) \
+	        $(GRADE_FLAGS) --out $(BUILD)/grade-me/$$t $$t; done
 
 gradescope:
 	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \

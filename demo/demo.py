@@ -17,12 +17,18 @@ Scenes:
               happy-eyeballs mutant of tests/mutants/mutants.toml
 
 The programs come from tracks.list, built in $KIT_BUILD (default build/);
-the mutants from $KIT_BUILD/mutants/ (`make mutants`). An SVG of each scene
+the mutants from $KIT_BUILD/mutants/ (`make mutants`). The student kit has
+no mutants: there each scene shows, beside the student's own programs run
+live, the columns recorded from the reference programs and the mutants
+when the kit was made (demo/recordings/SCENE.json, written by --record),
+titled "rec ...". An SVG of each scene
 is written to $KIT_BUILD/demo/SCENE.svg for slides. Colour when stdout is a
 terminal (--plain or NO_COLOR turn it off, --colour forces it).
 """
 
 import argparse
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -388,6 +394,8 @@ def mutants_of(contract, short=None):
     entry for the name, else the name without its prefix (the contract's
     name, or its initials: "he-" for happy-eyeballs)."""
     path = tracks.ROOT / "tests" / "mutants" / "mutants.toml"
+    if not path.is_file():
+        return []   # the student kit: the mutants are recordings there
     with open(path, "rb") as f:
         table = tomllib.load(f)
     initials = "".join(word[0] for word in contract.split("-"))
@@ -407,6 +415,7 @@ class RaceScene(tl.Scene):
     name = "race"
     # Eight columns share 120: a mutant's column title fits in 12.
     short = {"he-losers-not-cancelled": "no-cancel",
+             "af-he-awaits-in-turn": "in-turn",
              "he-waits-out-stagger": "waits-out",
              "he-fallback-after-win": "falls-back"}
     stagger = 200
@@ -518,15 +527,46 @@ SCENES = {s.name: s for s in (Timeout, Select, Pause, RaceScene)}
 # ---------------------------------------------------------------------------
 
 
-def run_scene(cls, colour, width, svg_dir):
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+REC = "rec "
+
+
+def recorded(name):
+    """The columns recorded for scene `name` when the student kit was made
+    (demo/recordings/NAME.json), titled "rec ..."; [] in the full kit."""
+    path = RECORDINGS / f"{name}.json"
+    if not path.is_file():
+        return []
+    runs = []
+    for fields in json.loads(path.read_text())["runs"]:
+        run = Run(**fields)
+        run.events = [tuple(e) for e in run.events]
+        run.title = REC + run.title
+        runs.append(run)
+    return runs
+
+
+def run_scene(cls, colour, width, svg_dir, record_dir=None):
     scene = cls()
     runs = scene.versions()
     jobs = [(lambda r=r, p=p: scene.play(r, p)) for r, p in runs if r.built]
     in_parallel(jobs)
     order = {id(r): i for i, (r, _) in enumerate(runs)}
     cols = sorted((r for r, _ in runs), key=lambda r: order[id(r)])
+    if record_dir is not None:
+        record_dir.mkdir(parents=True, exist_ok=True)
+        (record_dir / f"{scene.name}.json").write_text(json.dumps(
+            {"scene": scene.name, "runs": [dataclasses.asdict(r)
+                                           for r in cols]}, indent=1))
+    rec = recorded(scene.name)
+    cols = rec + cols
     for line in tl.render_text(scene, cols, colour=colour, width=width):
         print(line)
+    if rec:
+        print(f"  Columns titled '{REC.strip()} ...' are RECORDINGS of the "
+              f"reference programs and of known-wrong")
+        print("  variants, made when this kit was made; the others are your "
+              "programs, run now.")
     svg_dir.mkdir(parents=True, exist_ok=True)
     svg = svg_dir / f"{scene.name}.svg"
     svg.write_text(tl.render_svg(scene, cols))
@@ -547,6 +587,9 @@ def main(argv=None):
                     help="colour even when stdout is not a terminal")
     ap.add_argument("--width", type=int, default=120,
                     help="at most this many columns (default 120)")
+    ap.add_argument("--record", metavar="DIR",
+                    help="also write each scene's columns to DIR/SCENE.json "
+                         "(make-starter records the student kit's demo)")
     args = ap.parse_args(argv)
     unknown = [s for s in args.scenes if s not in SCENES]
     if unknown:
@@ -561,7 +604,8 @@ def main(argv=None):
     svg_dir = tracks.build_dir() / "demo"
     complete = True
     for name in args.scenes or list(SCENES):
-        complete &= run_scene(SCENES[name], colour, width, svg_dir)
+        complete &= run_scene(SCENES[name], colour, width, svg_dir,
+                              Path(args.record) if args.record else None)
     if not complete:
         print("Some versions are not built: run `make` and `make mutants`.")
         return 1

@@ -109,3 +109,12 @@ def test_mutant_is_caught(name):
     assert mutant["says"] in output, (
         f"mutant {name} failed, but the failure does not say "
         f"{mutant['says']!r}, which a student needs to see:\n{output[-4000:]}")
+
+
+def test_every_mutant_is_taught_by_a_lesson():
+    text = "\n".join(md.read_text()
+                     for md in sorted((ROOT / "lessons").glob("*.md")))
+    untaught = sorted(name for name in MUTANTS if f"`{name}`" not in text)
+    assert not untaught, (
+        f"these mutants appear in no lesson: {untaught}; every known-wrong "
+        f"design should be shown where its idea is taught")
