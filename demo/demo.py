@@ -49,6 +49,8 @@ def versions(contract, mutants):
     """(Run, path) for every listed program keeping `contract`, then the
     mutants [(name, short name)]; a Run whose program is not built says so.
     """
+    if not (tracks.ROOT / "tests" / "mutants").is_dir():
+        mutants = []    # the student kit: recorded instead (see recorded())
     out = []
     for e in tracks.with_contract(contract):
         sub = e.program
@@ -148,6 +150,9 @@ class Timeout(tl.Scene):
             run.verdict, run.verdict_style = "never ended", "bad"
         elif run.exit_ms <= self.late_after() and run.rc == 124:
             run.verdict = "on time"
+        elif run.exit_ms < self.deadline:
+            run.verdict = f"exit {run.rc} before the deadline"
+            run.verdict_style = "bad"
         else:
             run.verdict = f"late by {run.exit_ms - self.deadline:.0f} ms"
             run.verdict_style = "bad"
@@ -527,6 +532,10 @@ SCENES = {s.name: s for s in (Timeout, Select, Pause, RaceScene)}
 # ---------------------------------------------------------------------------
 
 
+def _paint_head(text, colour):
+    return tl._paint(text, "head", colour)
+
+
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 REC = "rec "
 
@@ -549,7 +558,19 @@ def recorded(name):
 def run_scene(cls, colour, width, svg_dir, record_dir=None):
     scene = cls()
     runs = scene.versions()
-    jobs = [(lambda r=r, p=p: scene.play(r, p)) for r, p in runs if r.built]
+    rec = recorded(scene.name)
+
+    def play(run, path):
+        try:
+            scene.play(run, path)
+        except AssertionError as exc:
+            if not rec:
+                raise      # a reference program that fails is a bug
+            # The student kit: a program still being written may not even
+            # start; say so in its column and go on.
+            run.verdict, run.verdict_style = "did not run", "bad"
+            run.check = f"  {run.title}: {str(exc).splitlines()[0][:100]}"
+    jobs = [(lambda r=r, p=p: play(r, p)) for r, p in runs if r.built]
     in_parallel(jobs)
     order = {id(r): i for i, (r, _) in enumerate(runs)}
     cols = sorted((r for r, _ in runs), key=lambda r: order[id(r)])
@@ -558,15 +579,24 @@ def run_scene(cls, colour, width, svg_dir, record_dir=None):
         (record_dir / f"{scene.name}.json").write_text(json.dumps(
             {"scene": scene.name, "runs": [dataclasses.asdict(r)
                                            for r in cols]}, indent=1))
-    rec = recorded(scene.name)
-    cols = rec + cols
-    for line in tl.render_text(scene, cols, colour=colour, width=width):
-        print(line)
     if rec:
-        print(f"  Columns titled '{REC.strip()} ...' are RECORDINGS of the "
-              f"reference programs and of known-wrong")
-        print("  variants, made when this kit was made; the others are your "
-              "programs, run now.")
+        # The student kit: first the recording, as the full kit shows it,
+        # then the student's own programs, run now, on the same scale.
+        for line in tl.render_text(scene, rec, colour=colour, width=width):
+            print(line)
+        print(f"  ^ RECORDED when this kit was made: the reference programs "
+              f"and known-wrong variants ('{REC.strip()}').")
+        print()
+        lines = tl.render_text(scene, cols, colour=colour, width=width)
+        lines[0] = _paint_head(f"-- {scene.name}: the same scene with YOUR "
+                               f"programs, run now", colour)
+        for line in lines:
+            if not line.startswith("  » "):   # the takeaway: said above
+                print(line)
+        cols = rec + cols
+    else:
+        for line in tl.render_text(scene, cols, colour=colour, width=width):
+            print(line)
     svg_dir.mkdir(parents=True, exist_ok=True)
     svg = svg_dir / f"{scene.name}.svg"
     svg.write_text(tl.render_svg(scene, cols))
