@@ -412,6 +412,13 @@ starter: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) grader/make-starter dist/starter
 	$(MAKE) -C dist/starter --no-print-directory
 
+# The student kit built from scratch, and what a student runs in it (make,
+# make demo, the conformance tests, make grade-me, make test-lessons):
+# minutes, so not part of `make test`; .ci/run runs it.
+.PHONY: test-starter
+test-starter: all mutants
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/starter $(PYTEST_FLAGS)
+
 # A student's own score: the grader run on this kit's own track folders,
 # one track (TRACK=...) or all of them, one program (PROGRAM=...) or all.
 .PHONY: grade-me
