@@ -413,9 +413,10 @@ starter: all mutants
 	$(MAKE) -C dist/starter --no-print-directory
 
 # The student kit built from scratch, and what a student runs in it (make,
-# make demo, the conformance tests, make grade-me, make test-lessons):
-# minutes, so not part of `make test`; .ci/run runs it.
+# make demo, the conformance tests, make grade-me, make test-lessons): about
+# half a minute.
 .PHONY: test-starter
+test: test-starter
 test-starter: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/starter $(PYTEST_FLAGS)
 

@@ -5,7 +5,7 @@ Builds the student kit from scratch into a temporary folder, from the full
 kit's build in $KIT_BUILD (`make all mutants` first: the demo's reference
 columns are recorded from it), then runs there what a student runs: make,
 make demo, the conformance tests (which must fail, saying what is missing),
-make grade-me, make test-lessons. Minutes, not seconds: `make test-starter`.
+make grade-me, make test-lessons. About half a minute: `make test-starter` (part of `make test`).
 """
 
 import os
@@ -81,6 +81,8 @@ def test_solution_excerpts_are_boxes_and_given_code_stays(kit):
     # Each box says what to write, the spec items and a hint.
     assert mine.count("**What it must do:**") == len(boxes)
     assert mine.count("**Hint:**") == len(boxes)
+    assert starter.DEFAULT_HINT not in mine, (
+        "a box without its own hint: add it to lessons/hints.toml")
     # Excerpts of given code are still there, and still match.
     assert "<!-- excerpt: common/" in mine or "<!-- excerpt: async-futures/fut/" in mine
     rc, out = sh([sys.executable, "lessons/excerpts.py", "--check"], kit)
