@@ -294,19 +294,24 @@ def solution_excerpt(root, path, name):
     return None
 
 
-def box(path, name, stub, excerpt_text, hint):
-    """The Markdown box that stands for a solution excerpt."""
-    items = sorted(set(SPEC_ID.findall(excerpt_text)),
-                   key=lambda s: (s.split("-")[0], int(s.split("-")[1])))
+def box(path, name, stub, excerpt_text, about):
+    """The Markdown box that stands for a solution excerpt. about is the
+    excerpt's entry of lessons/hints.toml (does, spec, hint), or {}."""
+    items = about.get("spec") or ", ".join(sorted(
+        set(SPEC_ID.findall(excerpt_text)),
+        key=lambda s: (s.split("-")[0], int(s.split("-")[1]))))
     todo = _todo(stub) or "the part of the program the lesson describes."
     lines = [f"<!-- you write this: {path} lesson:{name} -->\n",
              f"> **You write this** in `{path}`, where its `TODO` is. "
              f"(The instructor's kit shows the reference code here.)\n",
-             ">\n",
-             f"> - **What it must do:** {todo}\n",
-             f"> - **Spec items:** "
-             f"{', '.join(items) if items else 'see docs/programs.md'}\n",
-             f"> - **Hint:** {hint}\n"]
+             ">\n"]
+    if about.get("does"):
+        lines.append(f"> - **What it must do:** {about['does']}.\n")
+        lines.append(f"> - **Part of the TODO:** {todo}\n")
+    else:
+        lines.append(f"> - **What it must do:** {todo}\n")
+    lines += [f"> - **Spec items:** {items or 'see docs/programs.md'}\n",
+              f"> - **Hint:** {about.get('hint') or DEFAULT_HINT}\n"]
     return lines
 
 
@@ -318,8 +323,8 @@ DEFAULT_HINT = ("read the given code around the `TODO` first (the struct, "
 
 def box_lessons(lessons, root, hints=None):
     """Replaces, in every .md under lessons, each excerpt of solution code
-    (read from the instructor kit at root) by a box. hints maps NAME to a
-    hint. Returns the number of boxes written."""
+    (read from the instructor kit at root) by a box. hints maps NAME to its
+    entry of lessons/hints.toml. Returns the number of boxes written."""
     hints = hints or {}
     total = 0
     for md in sorted(Path(lessons).glob("*.md")):
@@ -341,7 +346,7 @@ def box_lessons(lessons, root, hints=None):
                 block = "".join(lines[j + 1:k])
                 j = k + 1
             out += box(m.group(1), m.group(2), stub, block,
-                       hints.get(m.group(2), DEFAULT_HINT))
+                       hints.get(m.group(2), {}))
             total += 1
             changed = True
             i = j
