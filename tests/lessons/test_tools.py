@@ -1,9 +1,10 @@
 """The lesson tools a student runs on their own work: lessons.sloc with a
-path, and lessons.check_waiting (lesson 02b's exercise check) failing on
-a program that has not done the exercise."""
+path, and the exercise checks (lessons.check_waiting for lesson 02b,
+lessons.check_banner for lesson 03) failing on a program that has not done
+the exercise."""
 
 from harness import tracks
-from lessons import check_waiting, sloc
+from lessons import check_banner, check_waiting, sloc
 
 ROOT = tracks.ROOT
 
@@ -28,3 +29,10 @@ def test_check_waiting_fails_on_the_example_as_given():
         problems
     # The deadline itself is kept by the example.
     assert not any("deadline must still" in p for p in problems), problems
+
+
+def test_check_banner_fails_on_a_fetch_line_without_the_banner_state():
+    exe = tracks.build_dir() / "manual-statemachine" / "fetch-line"
+    problems = check_banner.check(str(exe))
+    assert len(problems) == 3, problems
+    assert "the banner is read, not printed" in problems[0]
