@@ -108,13 +108,31 @@ unit_objs = $(COMMON_OBJS) \
   $(if $(filter common,$(call unit_group,$(1))),,$(call track_objs,$(call unit_group,$(1))))
 
 # ---------------------------------------------------------------------------
-# Mutants: tests/mutants/NAME.patch is a known-wrong change to one program's
-# source; it is applied to a copy and built into $(BUILD)/mutants/NAME.
+# Mutants: tests/mutants/NAME.patch is a known-wrong change to one file of a
+# track; it is applied to a copy and built into $(BUILD)/mutants/NAME.
+# Most patches change a program's own source. A patch may instead change one
+# of a track's modules (async-futures/fut/timer.c, say): it then names the
+# program to build with the changed module on a first line of its own,
+# "Program: TRACK/PROGRAM", and that program is linked with the patched
+# module in place of the original. The student kit has no tests/mutants/,
+# so there all of this builds nothing.
 
 MUTANT_PATCHES := $(wildcard tests/mutants/*.patch)
 MUTANTS := $(MUTANT_PATCHES:tests/mutants/%.patch=$(BUILD)/mutants/%)
-# The file a patch changes, from its "+++ b/TRACK/PROGRAM.c" line.
+# The file a patch changes, from its "+++ b/TRACK/FILE.c" line.
 patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head -n 1)
+# The program a mutant is: its "Program:" line, else the patched file's.
+mutant_file = $(call patch_target,tests/mutants/$(1).patch)
+mutant_program = $(or $(shell sed -n 's|^Program: *\([^[:space:]]*\).*|\1|p' \
+                   tests/mutants/$(1).patch | head -n 1),$(basename $(call mutant_file,$(1))))
+mutant_track = $(firstword $(subst /, ,$(call mutant_file,$(1))))
+# A module mutant links the program's own object and the track's modules
+# but the patched one; a program mutant links the track's modules.
+mutant_objs = $(if $(filter $(basename $(call mutant_file,$(1))),$(call mutant_program,$(1))), \
+  $(call track_objs,$(call mutant_track,$(1))), \
+  $(BUILD)/obj/$(call mutant_program,$(1)).o \
+  $(filter-out $(BUILD)/obj/$(basename $(call mutant_file,$(1))).o, \
+    $(call track_objs,$(call mutant_track,$(1)))))
 
 # ---------------------------------------------------------------------------
 
@@ -177,15 +195,14 @@ $(BUILD)/mutants/%.c: tests/mutants/%.patch \
 	    { echo "mutant $*: the patch no longer applies to" \
 	           "$(call patch_target,$<); update it" >&2; exit 1; }
 
-mutant_track = $(firstword $(subst /, ,$(call patch_target,tests/mutants/$(1).patch)))
-
 $(BUILD)/mutants/%.o: $(BUILD)/mutants/%.c
 	$(say) CC $@
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(call mutant_track,$*) \
+	    -I$(dir $(call mutant_file,$*)) \
 	    $(call track_cflags,$(call mutant_track,$*)) -c $< -o $@
 
 $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
-      $$(call track_objs,$$(call mutant_track,$$*))
+      $$(call mutant_objs,$$*)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@ \
 	    $(call track_libs,$(call mutant_track,$*))
@@ -263,8 +280,13 @@ test-san:
 	$(MAKE) --no-print-directory SAN=thread BUILD=build-thread conformance \
 	    TRACK=blocking-threads
 
+# The student kit has no tests/mutants/ (they quote the solutions): there
+# this says so instead of failing.
 mutants-test: all mutants
-	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)
+	@if [ -d tests/mutants ]; then \
+	    KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS); \
+	else echo "make mutants-test: the mutants are in the instructor's kit" \
+	    "only; each lesson names its mistakes and the messages that catch them"; fi
 
 # The kit's own rules: tracks.list is read one way (by make and by
 # harness/tracks.py alike), and a new program is one line there plus its
@@ -372,6 +394,7 @@ test-site: site
 #   make grade TRACK=t BATCH=dir [JOBS=2]     grade a class (gradebook.csv)
 #   make test-grader                          the grader's own tests (minutes)
 #   make starter                              the student kit in dist/starter/
+#   make grade-me [TRACK=t] [PROGRAM=p]       your own score, from your kit
 #   make gradescope TRACK=t                   dist/gradescope-autograder.zip
 #   make test-gradescope [TRACK=t]            that zip run as Gradescope runs
 #                                             it, on a pristine Debian (root,
@@ -397,9 +420,28 @@ test: grader-quick
 grader-quick: check-deps
 	$(PYTHON) -m pytest tests/grader -m "not slow" $(PYTEST_FLAGS)
 
-starter:
-	$(PYTHON) grader/make-starter dist/starter
+# The student kit is made from the built full kit: make-starter records
+# the demo's reference columns from its programs and mutants.
+starter: all mutants
+	KIT_BUILD=$(BUILD) $(PYTHON) grader/make-starter dist/starter
 	$(MAKE) -C dist/starter --no-print-directory
+
+# The student kit built from scratch, and what a student runs in it (make,
+# make demo, the conformance tests, make grade-me, make test-lessons): about
+# half a minute.
+.PHONY: test-starter
+test: test-starter
+test-starter: all mutants
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/starter $(PYTEST_FLAGS)
+
+# A student's own score: the grader run on this kit's own track folders,
+# one track (TRACK=...) or all of them, one program (PROGRAM=...) or all.
+.PHONY: grade-me
+grade-me: all
+	@set -e; for t in $(or $(TRACK),$(TRACKS)); do \
+	    echo "== $$t"; \
+	    $(PYTHON) grader/grade --track $$t $(if $(PROGRAM),--program $(PROGRAM)) \
+	        $(GRADE_FLAGS) --out $(BUILD)/grade-me/$$t $$t; done
 
 gradescope:
 	$(PYTHON) grader/make-gradescope $(or $(TRACK),blocking-threads) \

@@ -17,12 +17,18 @@ Scenes:
               happy-eyeballs mutant of tests/mutants/mutants.toml
 
 The programs come from tracks.list, built in $KIT_BUILD (default build/);
-the mutants from $KIT_BUILD/mutants/ (`make mutants`). An SVG of each scene
+the mutants from $KIT_BUILD/mutants/ (`make mutants`). The student kit has
+no mutants: there each scene shows, beside the student's own programs run
+live, the columns recorded from the reference programs and the mutants
+when the kit was made (demo/recordings/SCENE.json, written by --record),
+titled "rec ...". An SVG of each scene
 is written to $KIT_BUILD/demo/SCENE.svg for slides. Colour when stdout is a
 terminal (--plain or NO_COLOR turn it off, --colour forces it).
 """
 
 import argparse
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -43,6 +49,8 @@ def versions(contract, mutants):
     """(Run, path) for every listed program keeping `contract`, then the
     mutants [(name, short name)]; a Run whose program is not built says so.
     """
+    if not (tracks.ROOT / "tests" / "mutants").is_dir():
+        mutants = []    # the student kit: recorded instead (see recorded())
     out = []
     for e in tracks.with_contract(contract):
         sub = e.program
@@ -142,6 +150,9 @@ class Timeout(tl.Scene):
             run.verdict, run.verdict_style = "never ended", "bad"
         elif run.exit_ms <= self.late_after() and run.rc == 124:
             run.verdict = "on time"
+        elif run.exit_ms < self.deadline:
+            run.verdict = f"exit {run.rc} before the deadline"
+            run.verdict_style = "bad"
         else:
             run.verdict = f"late by {run.exit_ms - self.deadline:.0f} ms"
             run.verdict_style = "bad"
@@ -388,6 +399,8 @@ def mutants_of(contract, short=None):
     entry for the name, else the name without its prefix (the contract's
     name, or its initials: "he-" for happy-eyeballs)."""
     path = tracks.ROOT / "tests" / "mutants" / "mutants.toml"
+    if not path.is_file():
+        return []   # the student kit: the mutants are recordings there
     with open(path, "rb") as f:
         table = tomllib.load(f)
     initials = "".join(word[0] for word in contract.split("-"))
@@ -407,6 +420,7 @@ class RaceScene(tl.Scene):
     name = "race"
     # Eight columns share 120: a mutant's column title fits in 12.
     short = {"he-losers-not-cancelled": "no-cancel",
+             "af-he-awaits-in-turn": "in-turn",
              "he-waits-out-stagger": "waits-out",
              "he-fallback-after-win": "falls-back"}
     stagger = 200
@@ -518,15 +532,71 @@ SCENES = {s.name: s for s in (Timeout, Select, Pause, RaceScene)}
 # ---------------------------------------------------------------------------
 
 
-def run_scene(cls, colour, width, svg_dir):
+def _paint_head(text, colour):
+    return tl._paint(text, "head", colour)
+
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+REC = "rec "
+
+
+def recorded(name):
+    """The columns recorded for scene `name` when the student kit was made
+    (demo/recordings/NAME.json), titled "rec ..."; [] in the full kit."""
+    path = RECORDINGS / f"{name}.json"
+    if not path.is_file():
+        return []
+    runs = []
+    for fields in json.loads(path.read_text())["runs"]:
+        run = Run(**fields)
+        run.events = [tuple(e) for e in run.events]
+        run.title = REC + run.title
+        runs.append(run)
+    return runs
+
+
+def run_scene(cls, colour, width, svg_dir, record_dir=None):
     scene = cls()
     runs = scene.versions()
-    jobs = [(lambda r=r, p=p: scene.play(r, p)) for r, p in runs if r.built]
+    rec = recorded(scene.name)
+
+    def play(run, path):
+        try:
+            scene.play(run, path)
+        except AssertionError as exc:
+            if not rec:
+                raise      # a reference program that fails is a bug
+            # The student kit: a program still being written may not even
+            # start; say so in its column and go on.
+            run.verdict, run.verdict_style = "did not run", "bad"
+            run.check = f"  {run.title}: {str(exc).splitlines()[0][:100]}"
+    jobs = [(lambda r=r, p=p: play(r, p)) for r, p in runs if r.built]
     in_parallel(jobs)
     order = {id(r): i for i, (r, _) in enumerate(runs)}
     cols = sorted((r for r, _ in runs), key=lambda r: order[id(r)])
-    for line in tl.render_text(scene, cols, colour=colour, width=width):
-        print(line)
+    if record_dir is not None:
+        record_dir.mkdir(parents=True, exist_ok=True)
+        (record_dir / f"{scene.name}.json").write_text(json.dumps(
+            {"scene": scene.name, "runs": [dataclasses.asdict(r)
+                                           for r in cols]}, indent=1))
+    if rec:
+        # The student kit: first the recording, as the full kit shows it,
+        # then the student's own programs, run now, on the same scale.
+        for line in tl.render_text(scene, rec, colour=colour, width=width):
+            print(line)
+        print(f"  ^ RECORDED when this kit was made: the reference programs "
+              f"and known-wrong variants ('{REC.strip()}').")
+        print()
+        lines = tl.render_text(scene, cols, colour=colour, width=width)
+        lines[0] = _paint_head(f"-- {scene.name}: the same scene with YOUR "
+                               f"programs, run now", colour)
+        for line in lines:
+            if not line.startswith("  » "):   # the takeaway: said above
+                print(line)
+        cols = rec + cols
+    else:
+        for line in tl.render_text(scene, cols, colour=colour, width=width):
+            print(line)
     svg_dir.mkdir(parents=True, exist_ok=True)
     svg = svg_dir / f"{scene.name}.svg"
     svg.write_text(tl.render_svg(scene, cols))
@@ -547,6 +617,9 @@ def main(argv=None):
                     help="colour even when stdout is not a terminal")
     ap.add_argument("--width", type=int, default=120,
                     help="at most this many columns (default 120)")
+    ap.add_argument("--record", metavar="DIR",
+                    help="also write each scene's columns to DIR/SCENE.json "
+                         "(make-starter records the student kit's demo)")
     args = ap.parse_args(argv)
     unknown = [s for s in args.scenes if s not in SCENES]
     if unknown:
@@ -561,7 +634,8 @@ def main(argv=None):
     svg_dir = tracks.build_dir() / "demo"
     complete = True
     for name in args.scenes or list(SCENES):
-        complete &= run_scene(SCENES[name], colour, width, svg_dir)
+        complete &= run_scene(SCENES[name], colour, width, svg_dir,
+                              Path(args.record) if args.record else None)
     if not complete:
         print("Some versions are not built: run `make` and `make mutants`.")
         return 1

@@ -204,7 +204,9 @@ def render_text(scene, runs, colour=False, width=120):
                             for r in runs]))
     for r in runs:
         if r.check:
-            out.append(r.check)
+            # A check that found several problems may be long: cut it to
+            # the width like every other line.
+            out.append(_fit(r.check, width))
     out.append("")
     for line in scene.takeaway:
         out.append(_paint("  » " + line, "head", colour))

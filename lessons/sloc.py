@@ -3,6 +3,11 @@
 (the table of lesson 08).
 
     /usr/bin/python3 -m lessons.sloc     (from the kit's top folder)
+    /usr/bin/python3 -m lessons.sloc PATH...
+
+With paths (files, or folders whose .c and .h files count, one folder deep),
+it measures those instead: your own version of a program, say, to put
+beside the table (`lessons.sloc manual-statemachine/fetch-line.c`).
 
 A program's own file, then the track's modules (every other .c and .h of
 the track, one folder deep: async-futures/fut/ is the futures library).
@@ -29,7 +34,37 @@ def sloc(path):
     return sum(1 for line in text.splitlines() if line.strip())
 
 
-def main():
+def measure(paths):
+    """Prints the lines of each file of paths (folders: their .c and .h
+    files, one folder deep) and their total. Returns the exit status."""
+    files = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(path.glob("*.[ch]")) + sorted(path.glob("*/*.[ch]"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"sloc: no file or folder {name}", file=sys.stderr)
+            return 2
+    print("| file | lines |")
+    print("|---|---:|")
+    total = 0
+    for path in files:
+        n = sloc(path)
+        total += n
+        print(f"| {path} | {n} |")
+    print(f"| total | {total} |")
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:
+        if argv[0] in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        return measure(argv)
     entries = tracks.load()
     programs = {e.source for e in entries}
     rows = []
@@ -51,7 +86,8 @@ def main():
     print("|---|---|---:|")
     for track, what, n in rows:
         print(f"| {track} | {what} | {n} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -135,3 +135,36 @@ def pytest_pyfunc_call(pyfuncitem):
         why = prog.missing()
         if why:
             pytest.fail(why, pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In the student kit, a test that fails on a program whose source still
+    has the starter's TODO says so: what is missing is that code."""
+    outcome = yield
+    report = outcome.get_result()
+    prog = getattr(item, "funcargs", {}).get("prog")
+    if report.when != "call" or not report.failed or not isinstance(prog, Prog):
+        return
+    source = Path(prog.source) if prog.source else None
+    if source is None or not source.is_file():
+        return
+    text = source.read_text(errors="replace")
+    if "BEGIN SOLUTION" in text:
+        return   # the full kit: the TODO is the stub's, inside a comment
+    lines = [line.strip() for line in text.splitlines()]
+    first = next((i for i, line in enumerate(lines)
+                  if line.startswith("// TODO")), None)
+    if first is not None:
+        todo = []
+        for line in lines[first:]:
+            if not line.startswith("//"):
+                break
+            todo.append(line.lstrip("/ ").removeprefix("TODO:").strip())
+        todo = [" ".join(todo)]
+        shown = source.relative_to(tracks.ROOT) if source.is_relative_to(
+            tracks.ROOT) else source
+        report.sections.append((
+            "what is missing",
+            f"{shown} still has the starter's TODO, so this test cannot pass "
+            f"yet. Write it: {todo[0]}"))

@@ -102,6 +102,12 @@ def assert_timed_out(result, prog, deadline_ms, late_hint):
                           late_hint=late_hint,
                           early_hint="a deadline must never fire early",
                           context=result.report())
+    lines = message_lines(result)
+    if len(lines) > 1 and "timed out after" in lines[0]:
+        raise AssertionError(result.report(
+            f"after {lines[0]!r} the program went on ({lines[1]!r}): once "
+            f"the deadline has cancelled a step, nothing may act on it "
+            f"(does a callback act without looking at the state?)"))
     assert_status(result, 124, f"the {deadline_ms} ms deadline passed")
     assert_no_stdout(result, "the operation timed out")
     assert_one_message(result, prog,
@@ -111,7 +117,10 @@ def assert_timed_out(result, prog, deadline_ms, late_hint):
 
 def assert_printed(result, line):
     """Exit 0 with exactly line + '\\n' on stdout."""
-    assert_status(result, 0, "the line arrived in time")
+    assert_status(result, 0, "the line arrived in time" + (
+        "; the program timed out all the same: does something block until "
+        "the deadline instead of waiting for the bytes?"
+        if result.rc == 124 else ""))
     want = line + b"\n"
     sizes = (f" ({len(result.stdout)} bytes, {len(want)} expected)"
              if len(result.stdout) != len(want) else "")
@@ -299,7 +308,9 @@ def test_FL1_deadline_against_a_peer_that_accepts_and_never_sends(prog):
     with Server(stall()) as server:
         result = run(prog.argv("--connect", server.addr, "--timeout-ms",
                                "300"), timeout_s=RUN_LIMIT_S)
-    assert_timed_out(result, prog, 300, "does the read get the deadline?")
+    assert_timed_out(result, prog, 300,
+                     "does the read get the deadline, and does the "
+                     "deadline's timer wake the program?")
 
 
 def test_FL1_deadline_covers_a_connect_that_hangs(prog):

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from demo.demo import RaceScene, mutants_of
+from demo.demo import REC, RaceScene, mutants_of, recorded
 from harness import tracks
 
 ROOT = tracks.ROOT
+# The student kit has no mutants: its scenes show recorded columns (the
+# reference programs and the mutants, titled "rec ...") beside the
+# student's own programs, run live.
+STUDENT_KIT = not (ROOT / "tests" / "mutants").is_dir()
 
 # What each scene must show: its versions (column titles), and marks.
 SCENES = {
@@ -42,9 +46,12 @@ SCENES = {
     },
     "race": {
         "contract": "happy-eyeballs",
-        # Every happy-eyeballs mutant of tests/mutants/mutants.toml.
-        "mutants": [short for _, short in
-                    mutants_of("happy-eyeballs", RaceScene.short)],
+        # Every happy-eyeballs mutant of tests/mutants/mutants.toml (in the
+        # student kit: of the recording).
+        "mutants": ([r.subtitle for r in recorded("race") if r.mutant]
+                    if STUDENT_KIT else
+                    [short for _, short in
+                     mutants_of("happy-eyeballs", RaceScene.short)]),
         "marks": ["attempt 2 due (200 ms)", "start 1", "start 3", "conn 3",
                   "WON 3", "cancel 1", "error", "exit 1", "started (ms) 1@",
                   # the verdicts: the reference versions', then the mutants'
@@ -95,9 +102,20 @@ def test_scene_has_a_column_per_version(output, scene):
     subtitles = [c.strip() for c in heads[1].split("│")[1:]]
     entries = tracks.with_contract(want["contract"])
     assert len(titles) == len(entries) + len(want["mutants"])
-    assert titles.count("MUTANT") == len(want["mutants"])
+    mutant_titles = [s.removeprefix(REC) for s in titles]
+    assert mutant_titles.count("MUTANT") == len(want["mutants"])
     for mutant in want["mutants"]:
         assert mutant in subtitles
+    if STUDENT_KIT:
+        # The first table is the recording, titled so, and says so; the
+        # second one has a column for each of the student's programs.
+        assert all(s.startswith(REC.strip()) for s in titles), titles
+        assert "RECORDED when this kit was made" in scenes[scene]
+        yours = [line for line in lines if "with YOUR programs, run now" in line]
+        assert yours, f"{scene}: no table of the student's own programs"
+        after = lines[lines.index(yours[0]):]
+        mine = [line for line in after if line.lstrip().startswith("│")]
+        assert len(mine[0].split("│")[1:]) == len(entries)
     ended = next(line for line in lines if line.lstrip().startswith("ended"))
     statuses = [c.strip() for c in ended.split("│")[1:]]
     assert len(statuses) == len(titles)

@@ -32,11 +32,47 @@ with open(HERE / "mutants.toml", "rb") as f:
 
 
 def patched_program(name):
-    """The program a mutant's patch changes, from its '+++ b/TRACK/PROG.c'."""
+    """The program a mutant is: the name in its patch's 'Program:
+    TRACK/PROG' line (a patch to a module, such as fut/timer.c), else the
+    file its '+++ b/TRACK/PROG.c' line changes."""
     text = (HERE / f"{name}.patch").read_text()
+    match = re.search(r"^Program: *\S*?([^/\s]+)$", text, re.MULTILINE)
+    if match:
+        return match.group(1)
     match = re.search(r"^\+\+\+ [ab]/(\S+)/(\S+)\.c", text, re.MULTILINE)
     assert match, f"{name}.patch names no file in a '+++ b/...' line"
     return match.group(2)
+
+
+def mutant_exe(name, mutant):
+    """The mutant's binary. A mutant with san = "address" is a memory
+    mistake that only AddressSanitizer sees: it is built here with
+    SAN=address (the objects it needs too, the first time)."""
+    if mutant.get("san") != "address":
+        return BUILD / "mutants" / name
+    build = ROOT / "build-address"
+    run = subprocess.run(["make", "--no-print-directory", "SAN=address",
+                          f"BUILD={build.name}", f"{build.name}/mutants/{name}"],
+                         cwd=ROOT, capture_output=True, text=True,
+                         timeout=500)
+    assert run.returncode == 0, (
+        f"could not build {name} with SAN=address:\n{run.stdout[-2000:]}"
+        f"{run.stderr[-2000:]}")
+    return build / "mutants" / name
+
+
+def test_every_track_has_its_classic_mistakes():
+    """At least four known-wrong variants per event-loop track."""
+    per_track = {}
+    for name in MUTANTS:
+        text = (HERE / f"{name}.patch").read_text()
+        match = re.search(r"^\+\+\+ [ab]/([^/\s]+)/", text, re.MULTILINE)
+        per_track.setdefault(match.group(1), []).append(name)
+    for track in ("blocking-threads", "manual-statemachine", "async-futures"):
+        assert len(per_track.get(track, [])) >= 4, (
+            f"{track} has {len(per_track.get(track, []))} mutants "
+            f"({per_track.get(track, [])}); each track needs at least four "
+            f"of its model's classic mistakes")
 
 
 def test_every_patch_is_listed_and_every_listed_mutant_has_a_patch():
@@ -50,7 +86,7 @@ def test_every_patch_is_listed_and_every_listed_mutant_has_a_patch():
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_is_caught(name):
     mutant = MUTANTS[name]
-    exe = BUILD / "mutants" / name
+    exe = mutant_exe(name, mutant)
     assert exe.exists(), f"mutant not built: {exe} (run make mutants)"
     suite = tracks.suite_file(mutant["contract"])
     tests = [f"{suite}::{t}" for t in mutant["caught_by"]]
@@ -73,3 +109,12 @@ def test_mutant_is_caught(name):
     assert mutant["says"] in output, (
         f"mutant {name} failed, but the failure does not say "
         f"{mutant['says']!r}, which a student needs to see:\n{output[-4000:]}")
+
+
+def test_every_mutant_is_taught_by_a_lesson():
+    text = "\n".join(md.read_text()
+                     for md in sorted((ROOT / "lessons").glob("*.md")))
+    untaught = sorted(name for name in MUTANTS if f"`{name}`" not in text)
+    assert not untaught, (
+        f"these mutants appear in no lesson: {untaught}; every known-wrong "
+        f"design should be shown where its idea is taught")
