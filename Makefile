@@ -8,6 +8,8 @@
 #   make mutants-test    show that the suite catches every known-wrong design
 #   make tracks-test     each track's concurrency model (strace), valgrind
 #   make test-san        unit + conformance on the ASan and TSan builds
+#   make chaos           the conformance suite under the chaos shim
+#   make fuzz            every libFuzzer target for FUZZ_SECONDS (60) each
 #   make demo            the lecture demos: each version's timeline side by side
 #   make bench           what each model costs: memory, threads, latency
 #   make SAN=address     ASan+UBSan build into build-address/
@@ -119,10 +121,10 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 .PHONY: all deps test unit conformance mutants mutants-test tsan-plain \
         tracks-test test-san check-deps clean help
 
-all: check-deps $(PROGRAMS)
+all: check-deps $(PROGRAMS) $(BUILD)/chaos/libchaos.so
 
 help:
-	@sed -n '4,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,21p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -314,3 +316,29 @@ gradescope:
 
 bench: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench
+
+# ---------------------------------------------------------------------------
+# Chaos: an unkind kernel (chaos/README.md)
+#
+#   make chaos                  the conformance suite of every track with
+#                               the chaos shim loaded (a random seed, shown)
+#   make chaos CHAOS_SEED=N     the same faults again (TRACK=, PROGRAM= too)
+#
+# The shim is a preloaded library; it is built without sanitizers in every
+# build folder (a sanitized program loads its runtime first, the harness
+# sees to that).
+
+.PHONY: chaos
+
+CHAOS_SEED ?=
+
+$(BUILD)/chaos/libchaos.so: chaos/shim.c | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -g -fPIC -shared -pthread \
+	    $< -o $@ -ldl
+
+chaos: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance --chaos \
+	    $(if $(CHAOS_SEED),--chaos-seed $(CHAOS_SEED)) $(PYTEST_FLAGS) \
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
