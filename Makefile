@@ -93,6 +93,11 @@ track_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(call track_srcs,$(1)))
 track_libs = $(if $(filter blocking-threads,$(1)),,$(UV_LIBS))
 track_cflags = $(if $(filter blocking-threads,$(1)),,$(UV_CFLAGS)) -I$(1)
 
+# The chaos shim (chaos/shim.c), and the small fetch-line the chaos check
+# is shown on: correct, and two classic mistakes it catches.
+CHAOS_VARIANTS := fetch-line fetch-line-ignores-send fetch-line-eintr-fatal
+CHAOS_BINS := $(BUILD)/chaos/libchaos.so $(CHAOS_VARIANTS:%=$(BUILD)/chaos/%)
+
 # ---------------------------------------------------------------------------
 # Unit tests: tests/unit/<common|track>/test_*.c are Criterion suites,
 # plain_*.c are plain programs that exit 0 when they pass (used where
@@ -121,7 +126,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 .PHONY: all deps test unit conformance mutants mutants-test tsan-plain \
         tracks-test test-san check-deps clean help
 
-all: check-deps $(PROGRAMS) $(BUILD)/chaos/libchaos.so
+all: check-deps $(PROGRAMS) $(CHAOS_BINS)
 
 help:
 	@sed -n '4,21p' Makefile | sed 's/^# \{0,1\}//'
@@ -232,6 +237,7 @@ endif
 conformance: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)
 
 # Each track is concurrent only in its own way (strace), and every program
 # releases what it took (valgrind).
@@ -324,6 +330,9 @@ bench: all
 #                               the chaos shim loaded (a random seed, shown)
 #   make chaos CHAOS_SEED=N     the same faults again (TRACK=, PROGRAM= too)
 #
+# Then tests/chaos: the shim's own rules, and two classic mistakes that pass
+# the plain suite and fail under the shim (chaos/fetch-line.c).
+#
 # The shim is a preloaded library; it is built without sanitizers in every
 # build folder (a sanitized program loads its runtime first, the harness
 # sees to that).
@@ -338,7 +347,17 @@ $(BUILD)/chaos/libchaos.so: chaos/shim.c | check-deps
 	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -g -fPIC -shared -pthread \
 	    $< -o $@ -ldl
 
+chaos_define = $(if $(findstring ignores-send,$(1)),-DCHAOS_WRONG_SEND) \
+               $(if $(findstring eintr-fatal,$(1)),-DCHAOS_WRONG_EINTR)
+
+$(CHAOS_VARIANTS:%=$(BUILD)/chaos/%): $(BUILD)/chaos/%: chaos/fetch-line.c \
+      | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(call chaos_define,$*) $< -o $@ $(ALL_LDFLAGS)
+
 chaos: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance --chaos \
 	    $(if $(CHAOS_SEED),--chaos-seed $(CHAOS_SEED)) $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import build as build_mod
+from . import chaos as chaos_mod
 from . import sandbox as sandbox_mod
 from . import suite
 from .rubric import show_item
@@ -137,7 +138,10 @@ def grade_exe(exe, contract, rubric, name=None, slot=0, keep=False,
         mine = [r for r in records if r.get("program")]
         items, unmatched = score_program(rubric, f"exe/{exe.name}",
                                          contract, mine)
-        outcome.items = items
+        outcome.items = items + chaos_mod.check(  # off unless the rubric
+            kit, workdir, box, rubric, "exe",     # says exe = true
+            [("exe", exe.name, contract, exe)], mine,
+            exe_name=name or contract)
         _note_unmatched(outcome, unmatched)
         if not mine:
             outcome.notes.append("no test ran: see pytest-main.log\n" +
@@ -239,6 +243,9 @@ def grade_track(submission, track, rubric, program=None, slot=0, keep=False,
             outcome.timings["checks"] = 0
             outcome.items += _checks(kit, workdir, box, rubric, track,
                                      entries, builds, san_builds, outcome)
+            outcome.items += chaos_mod.check(
+                kit, workdir, box, rubric, track, built, records,
+                unbuilt=[p for p, _ in entries if not builds[p].ok])
             outcome.timings["checks"] = time.monotonic() - mark
         outcome.items = _ordered(outcome.items, entries, track)
         return outcome

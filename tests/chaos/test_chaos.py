@@ -1,0 +1,148 @@
+"""The chaos shim (chaos/README.md) and what it is for.
+
+- It changes nothing but sockets: a file and a pipe pass through whole.
+- It keeps the EINTR rule: no injected EINTR for a blocking call that no
+  signal could interrupt; EINTR once a handler without SA_RESTART exists.
+- It is reproducible: the same seed gives the same faults.
+- The two classic mistakes (send's return value ignored, EINTR taken for
+  a failure) pass the plain fetch-line suite and fail it under the shim;
+  the correct program passes both, and the failure names the seed and the
+  system call.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import chaos
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / os.environ.get("KIT_BUILD", "build")
+SHIM = BUILD / "chaos" / "libchaos.so"
+SUITE = ROOT / "tests" / "conformance" / "test_fetch_line.py"
+SEED = 11
+
+
+def shim_env(tmp_path, **settings):
+    env = dict(os.environ)
+    env.update({"LD_PRELOAD": str(SHIM), "KIT_CHAOS_SEED": str(SEED),
+                "KIT_CHAOS_LOG": str(tmp_path)})
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
+def faults(tmp_path):
+    return chaos.last_faults(tmp_path, limit=100000)
+
+
+@pytest.fixture(autouse=True)
+def built():
+    assert SHIM.is_file(), f"the shim is not built: {SHIM} (run make)"
+
+
+def test_files_and_pipes_pass_through_whole(tmp_path):
+    data = bytes(range(256)) * 4096          # 1 MiB
+    src = tmp_path / "in.bin"
+    src.write_bytes(data)
+    out = subprocess.run(f"cat {src} | cat", shell=True, capture_output=True,
+                         env=shim_env(tmp_path, KIT_CHAOS_EINTR=100,
+                                      KIT_CHAOS_EAGAIN=100))
+    assert out.returncode == 0 and out.stdout == data
+    assert faults(tmp_path) == [], "the shim touched a file or a pipe"
+
+
+PY_SOCKETS = r"""
+import signal, socket, sys
+if sys.argv[1] == "handler":
+    # CPython installs handlers without SA_RESTART (it retries EINTR
+    # itself, PEP 475): EINTR becomes legal.
+    signal.signal(signal.SIGUSR1, lambda *a: None)
+else:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A few hundred bytes only: this one thread writes them all before reading,
+# and every tiny write takes a whole buffer slot of the peer's.
+a, b = socket.socketpair()
+a.sendall(b"x" * 300)
+got = b""
+while len(got) < 300:
+    got += b.recv(65536)
+assert got == b"x" * 300
+print(len(got))
+"""
+
+
+def run_py(tmp_path, mode):
+    return subprocess.run([sys.executable, "-c", PY_SOCKETS, mode],
+                          capture_output=True, text=True,
+                          env=shim_env(tmp_path, KIT_CHAOS_EINTR=50))
+
+
+def test_no_EINTR_where_no_signal_could_interrupt(tmp_path):
+    out = run_py(tmp_path, "none")
+    assert out.returncode == 0, out.stderr
+    log = faults(tmp_path)
+    assert any("short" in f for f in log), "the shim did not cap the calls"
+    assert not any("EINTR" in f for f in log), (
+        "no handler without SA_RESTART and no socket timeout: a blocking "
+        f"call cannot fail with EINTR, yet the shim injected it: {log[:5]}")
+
+
+def test_EINTR_once_a_handler_without_SA_RESTART_exists(tmp_path):
+    out = run_py(tmp_path, "handler")
+    assert out.returncode == 0, out.stderr
+    assert any("EINTR" in f for f in faults(tmp_path))
+
+
+def test_same_seed_same_faults(tmp_path):
+    runs = []
+    for n in range(2):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        out = run_py(folder, "handler")
+        assert out.returncode == 0, out.stderr
+        runs.append([f.split(": ", 1)[1] for f in faults(folder)])
+    assert runs[0] == runs[1]
+
+
+def run_suite(exe, *extra):
+    command = [sys.executable, "-m", "pytest", str(SUITE), "-p",
+               "no:cacheprovider", "-q", "--exe", str(exe), "--contract",
+               "fetch-line", *extra]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          errors="replace", timeout=280)
+
+
+@pytest.mark.timeout(300)
+def test_correct_program_passes_with_and_without_the_shim():
+    exe = BUILD / "chaos" / "fetch-line"
+    for extra in ((), ("--chaos", "--chaos-seed", str(SEED))):
+        out = run_suite(exe, *extra)
+        assert out.returncode == 0, out.stdout[-3000:]
+
+
+MUTANTS = {
+    # name: the system call a failure must name
+    "fetch-line-ignores-send": r"send\(fd \d+, \d+ bytes\) -> \d+ \(short",
+    "fetch-line-eintr-fatal": r"-> EINTR \(injected",
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_passes_plain_suite_and_is_caught_by_the_shim(name):
+    exe = BUILD / "chaos" / name
+    plain = run_suite(exe)
+    assert plain.returncode == 0, (
+        f"{name} should pass the plain suite (loopback is kind):\n"
+        f"{plain.stdout[-3000:]}")
+    shaken = run_suite(exe, "--chaos", "--chaos-seed", str(SEED))
+    assert shaken.returncode == 1, (
+        f"{name} passed under the chaos shim:\n{shaken.stdout[-3000:]}")
+    assert f"chaos seed {SEED}: rerun with" in shaken.stdout, \
+        "a failure under the shim must show the seed"
+    assert re.search(MUTANTS[name], shaken.stdout), (
+        f"the failure must name the system call:\n{shaken.stdout[-3000:]}")
