@@ -361,3 +361,65 @@ chaos: all
 	    $(if $(CHAOS_SEED),--chaos-seed $(CHAOS_SEED)) $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)
+
+# ---------------------------------------------------------------------------
+# Fuzzing with libFuzzer (tests/fuzz/README.md)
+#
+#   make fuzz                     every target for FUZZ_SECONDS (60) each
+#   make fuzz FUZZ_SECONDS=10     a short budget (CI)
+#   make fuzz FUZZ=jrec           one target
+#
+# A crash, a failed property or a sanitizer report fails the run; the input
+# that caused it is saved in $(BUILD)/fuzz/crash-TARGET/. New inputs the
+# fuzzer finds go to $(BUILD)/fuzz/corpus/TARGET/; the seeds in
+# tests/fuzz/corpus/ stay as they are.
+
+.PHONY: fuzz fuzz-build
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ ?= $(FUZZ_TARGETS)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 $(WARNINGS) -O1 -g -pthread -Icommon \
+              -Iasync-futures $(UV_CFLAGS) $(FUZZ_SAN)
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_COMMON := $(COMMON_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+# The channel target also needs the futures library's core.
+FUZZ_FUT := $(FUZZ_DIR)/obj/async-futures/fut/chan.o \
+            $(FUZZ_DIR)/obj/async-futures/fut/fut.o
+
+$(FUZZ_DIR)/obj/%.o: %.c | check-deps
+	$(say) FUZZCC $<
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzin.h $(FUZZ_COMMON) \
+      $(FUZZ_FUT) | check-deps
+	$(say) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< \
+	    $(FUZZ_COMMON) $(if $(filter chan,$*),$(FUZZ_FUT) $(UV_LIBS)) -o $@
+
+.SECONDARY: $(FUZZ_COMMON) $(FUZZ_FUT)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crash-$$t; \
+	    log=$(FUZZ_DIR)/fuzz_$$t.log; \
+	    printf '  FUZZ    %-6s %s s ... ' $$t $(FUZZ_SECONDS); \
+	    if $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_DIR)/crash-$$t/ \
+	        $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1 && \
+	        ! grep -qE 'runtime error:|Sanitizer' $$log; then \
+	        execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	        cov=$$(grep -oE 'cov: [0-9]+ ft: [0-9]+' $$log | tail -n 1); \
+	        echo "ok: $$execs runs, $$cov"; \
+	    else \
+	        echo "FAILED (the input is in $(FUZZ_DIR)/crash-$$t/)"; \
+	        tail -n 40 $$log; exit 1; \
+	    fi; \
+	done
