@@ -406,7 +406,7 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzin.h $(FUZZ_COMMON) \
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 fuzz: fuzz-build
-	@set -e; for t in $(FUZZ); do \
+	@failed=""; for t in $(FUZZ); do \
 	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crash-$$t; \
 	    log=$(FUZZ_DIR)/fuzz_$$t.log; \
 	    printf '  FUZZ    %-6s %s s ... ' $$t $(FUZZ_SECONDS); \
@@ -420,6 +420,10 @@ fuzz: fuzz-build
 	        echo "ok: $$execs runs, $$cov"; \
 	    else \
 	        echo "FAILED (the input is in $(FUZZ_DIR)/crash-$$t/)"; \
-	        tail -n 40 $$log; exit 1; \
+	        grep -E 'check failed|ERROR|SUMMARY|runtime error' $$log | \
+	            head -n 5; failed="$$failed $$t"; \
 	    fi; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then \
+	    echo "make fuzz: failed:$$failed (logs: $(FUZZ_DIR)/fuzz_*.log)"; \
+	    exit 1; fi
