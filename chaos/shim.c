@@ -142,6 +142,13 @@ static void chaos_load_symbols(void)
     real_recvfrom_chk = chaos_sym("__recvfrom_chk");
 }
 
+/* A real function, its address looked up first if need be. Another
+ * preloaded library can call into the shim before the shim's constructor
+ * has run: AddressSanitizer's runtime, which must be loaded first, installs
+ * its signal handlers with sigaction() while it starts. */
+#define REAL(name) (real_##name ? real_##name : (chaos_load_symbols(), \
+                                                 real_##name))
+
 /* Runs when the library is loaded, before the program's main(). */
 __attribute__((constructor)) static void chaos_init(void)
 {
@@ -213,7 +220,7 @@ __attribute__((format(printf, 1, 2))) static void chaos_log(const char *fmt,
         if (ftruncate(chaos_log_fd, 0) == 0)
             atomic_store(&chaos_log_size, n);
     }
-    real_write(chaos_log_fd, line, (size_t)n);
+    REAL(write)(chaos_log_fd, line, (size_t)n);
 }
 
 static int chaos_is_socket(int fd)
@@ -379,11 +386,11 @@ ssize_t read(int fd, void *buf, size_t n)
     int err;
 
     if (n == 0 || !chaos_is_socket(fd))
-        return real_read(fd, buf, n);
+        return REAL(read)(fd, buf, n);
     if ((err = chaos_fault("read", fd, 0, CHAOS_IN)))
         CHAOS_FAIL(err);
     m = chaos_cap(n);
-    got = real_read(fd, buf, m);
+    got = REAL(read)(fd, buf, m);
     chaos_log_short("read", fd, n, got);
     return got;
 }
@@ -391,7 +398,7 @@ ssize_t read(int fd, void *buf, size_t n)
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
     if (n > buflen || !chaos_is_socket(fd))
-        return real_read_chk(fd, buf, n, buflen);
+        return REAL(read_chk)(fd, buf, n, buflen);
     return read(fd, buf, n);
 }
 
@@ -403,10 +410,10 @@ ssize_t readv(int fd, const struct iovec *iov, int cnt)
     int err;
 
     if (!chaos_is_socket(fd) || (total = chaos_iov_total(iov, cnt)) == 0)
-        return real_readv(fd, iov, cnt);
+        return REAL(readv)(fd, iov, cnt);
     if ((err = chaos_fault("readv", fd, 0, CHAOS_IN)))
         CHAOS_FAIL(err);
-    got = real_readv(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
+    got = REAL(readv)(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
                                               mine, 8));
     chaos_log_short("readv", fd, total, got);
     return got;
@@ -419,10 +426,10 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
     int err;
 
     if (n == 0 || !chaos_is_socket(fd))
-        return real_recvfrom(fd, buf, n, flags, from, fromlen);
+        return REAL(recvfrom)(fd, buf, n, flags, from, fromlen);
     if ((err = chaos_fault("recv", fd, flags, CHAOS_IN)))
         CHAOS_FAIL(err);
-    got = real_recvfrom(fd, buf, chaos_read_cap(fd, flags, n), flags, from,
+    got = REAL(recvfrom)(fd, buf, chaos_read_cap(fd, flags, n), flags, from,
                         fromlen);
     chaos_log_short("recv", fd, n, got);
     return got;
@@ -436,7 +443,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
     if (n > buflen)
-        return real_recv_chk(fd, buf, n, buflen, flags);
+        return REAL(recv_chk)(fd, buf, n, buflen, flags);
     return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
@@ -444,7 +451,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
                        int flags, struct sockaddr *from, socklen_t *len)
 {
     if (n > buflen)
-        return real_recvfrom_chk(fd, buf, n, buflen, flags, from, len);
+        return REAL(recvfrom_chk)(fd, buf, n, buflen, flags, from, len);
     return recvfrom(fd, buf, n, flags, from, len);
 }
 
@@ -458,7 +465,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
     if (!chaos_is_socket(fd) ||
         (total = chaos_iov_total(msg->msg_iov, (int)msg->msg_iovlen)) == 0)
-        return real_recvmsg(fd, msg, flags);
+        return REAL(recvmsg)(fd, msg, flags);
     if ((err = chaos_fault("recvmsg", fd, flags, CHAOS_IN)))
         CHAOS_FAIL(err);
     theirs = msg->msg_iov;
@@ -466,7 +473,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     msg->msg_iov = mine;
     msg->msg_iovlen = (size_t)chaos_trim_iov(
         theirs, (int)cnt, chaos_read_cap(fd, flags, total), mine, 8);
-    got = real_recvmsg(fd, msg, flags);
+    got = REAL(recvmsg)(fd, msg, flags);
     msg->msg_iov = theirs;
     msg->msg_iovlen = cnt;
     chaos_log_short("recvmsg", fd, total, got);
@@ -485,10 +492,10 @@ ssize_t write(int fd, const void *buf, size_t n)
     int err;
 
     if (n == 0 || !chaos_is_socket(fd))
-        return real_write(fd, buf, n);
+        return REAL(write)(fd, buf, n);
     if ((err = chaos_fault("write", fd, 0, CHAOS_OUT)))
         CHAOS_FAIL(err);
-    put = real_write(fd, buf, chaos_cap(n));
+    put = REAL(write)(fd, buf, chaos_cap(n));
     chaos_log_short("write", fd, n, put);
     return put;
 }
@@ -501,10 +508,10 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
     int err;
 
     if (!chaos_is_socket(fd) || (total = chaos_iov_total(iov, cnt)) == 0)
-        return real_writev(fd, iov, cnt);
+        return REAL(writev)(fd, iov, cnt);
     if ((err = chaos_fault("writev", fd, 0, CHAOS_OUT)))
         CHAOS_FAIL(err);
-    put = real_writev(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
+    put = REAL(writev)(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
                                                mine, 8));
     chaos_log_short("writev", fd, total, put);
     return put;
@@ -517,10 +524,10 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags,
     int err;
 
     if (n == 0 || !chaos_is_socket(fd))
-        return real_sendto(fd, buf, n, flags, to, tolen);
+        return REAL(sendto)(fd, buf, n, flags, to, tolen);
     if ((err = chaos_fault("send", fd, flags, CHAOS_OUT)))
         CHAOS_FAIL(err);
-    put = real_sendto(fd, buf, chaos_cap(n), flags, to, tolen);
+    put = REAL(sendto)(fd, buf, chaos_cap(n), flags, to, tolen);
     chaos_log_short("send", fd, n, put);
     return put;
 }
@@ -540,14 +547,14 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
     if (!chaos_is_socket(fd) ||
         (total = chaos_iov_total(msg->msg_iov, (int)msg->msg_iovlen)) == 0)
-        return real_sendmsg(fd, msg, flags);
+        return REAL(sendmsg)(fd, msg, flags);
     if ((err = chaos_fault("sendmsg", fd, flags, CHAOS_OUT)))
         CHAOS_FAIL(err);
     copy = *msg;
     copy.msg_iov = mine;
     copy.msg_iovlen = (size_t)chaos_trim_iov(
         msg->msg_iov, (int)msg->msg_iovlen, chaos_cap(total), mine, 8);
-    put = real_sendmsg(fd, &copy, flags);
+    put = REAL(sendmsg)(fd, &copy, flags);
     chaos_log_short("sendmsg", fd, total, put);
     return put;
 }
@@ -560,10 +567,10 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     int err, rc;
 
     if (!chaos_is_socket(fd))
-        return real_accept4(fd, addr, len, flags);
+        return REAL(accept4)(fd, addr, len, flags);
     if ((err = chaos_fault("accept", fd, 0, CHAOS_IN)))
         CHAOS_FAIL(err);
-    rc = real_accept4(fd, addr, len, flags);
+    rc = REAL(accept4)(fd, addr, len, flags);
     /* The delay comes after the kernel's answer: the program learns of
      * the new client late, as on a loaded machine. */
     if (rc >= 0) {
@@ -590,8 +597,8 @@ static int chaos_connect_interrupted(int fd, const struct sockaddr *addr,
     int rc, saved;
 
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return real_connect(fd, addr, len);
-    rc = real_connect(fd, addr, len);
+        return REAL(connect)(fd, addr, len);
+    rc = REAL(connect)(fd, addr, len);
     saved = errno;
     fcntl(fd, F_SETFL, fl);
     if (rc < 0 && saved == EINPROGRESS) {
@@ -608,13 +615,13 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     unsigned draw;
 
     if (!chaos_is_socket(fd))
-        return real_connect(fd, addr, len);
+        return REAL(connect)(fd, addr, len);
     chaos_delay("connect", fd);
     draw = (unsigned)(chaos_next() % 100);
     if (draw < chaos_eintr_pct && !chaos_nonblocking(fd, 0) &&
         chaos_eintr_legal(fd, SO_SNDTIMEO))
         return chaos_connect_interrupted(fd, addr, len);
-    return real_connect(fd, addr, len);
+    return REAL(connect)(fd, addr, len);
 }
 
 /* ---------------------------------------------------------------------
@@ -636,7 +643,7 @@ static void chaos_note_handler(int sig, void (*handler)(int), int restart)
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    int rc = real_sigaction(sig, act, old);
+    int rc = REAL(sigaction)(sig, act, old);
 
     if (rc == 0 && act)
         chaos_note_handler(sig, act->sa_handler,
@@ -647,7 +654,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 /* glibc's signal() installs a handler with SA_RESTART (BSD semantics). */
 sighandler_t signal(int sig, sighandler_t handler)
 {
-    sighandler_t old = real_signal(sig, handler);
+    sighandler_t old = REAL(signal)(sig, handler);
 
     if (old != SIG_ERR)
         chaos_note_handler(sig, handler, 1);

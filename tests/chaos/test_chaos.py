@@ -146,3 +146,59 @@ def test_mutant_passes_plain_suite_and_is_caught_by_the_shim(name):
         "a failure under the shim must show the seed"
     assert re.search(MUTANTS[name], shaken.stdout), (
         f"the failure must name the system call:\n{shaken.stdout[-3000:]}")
+
+
+ASAN_PROGRAM = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void)
+{
+    const char *msg = "hello, sanitizer\n";
+    int sv[2];
+    char buf[64];
+    size_t got = 0, sent = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+        return 1;
+    while (sent < 17) {
+        ssize_t n = write(sv[0], msg + sent, 17 - sent);
+
+        if (n < 0)
+            return 1;
+        sent += (size_t)n;
+    }
+    close(sv[0]);
+    for (ssize_t n; (n = read(sv[1], buf + got, sizeof(buf) - got)) > 0;)
+        got += (size_t)n;
+    printf("%zu\n", got);
+    return 0;
+}
+"""
+
+
+def test_a_sanitizer_build_runs_under_the_shim(tmp_path):
+    """ASan insists on being the first library loaded, and starts by
+    installing signal handlers through the shim's sigaction(): the harness
+    preloads the runtime first, and the shim works before its own
+    constructor has run."""
+    src = tmp_path / "asan.c"
+    src.write_text(ASAN_PROGRAM)
+    exe = tmp_path / "asan"
+    subprocess.run(["cc", "-fsanitize=address,undefined", "-o", str(exe),
+                    str(src)], check=True)
+    chaos.STATE.on, chaos.STATE.seed, chaos.STATE.shim = True, SEED, SHIM
+    try:
+        env = chaos.environment([str(exe)], {"KIT_CHAOS_LOG": None})
+    finally:
+        chaos.STATE.on = False
+    env["KIT_CHAOS_LOG"] = str(tmp_path)
+    assert "libasan" in env["LD_PRELOAD"].split(":")[0]
+    out = subprocess.run([str(exe)], capture_output=True, text=True,
+                         env={**os.environ, **env})
+    assert out.returncode == 0 and out.stdout == "17\n", out.stderr
+    assert any("short write" in f for f in faults(tmp_path)), \
+        "the shim did nothing in the sanitizer build"
