@@ -1,8 +1,8 @@
 /* chaos shim: an LD_PRELOAD library that makes the kernel unkind to
  * sockets, within what the kernel is allowed to do (chaos/README.md).
  *
- * On sockets only (fstat says S_ISSOCK; files, pipes and terminals pass
- * through untouched) it:
+ * On stream sockets only (fstat says S_ISSOCK, SO_TYPE says SOCK_STREAM;
+ * files, pipes, terminals and datagram sockets pass through untouched) it:
  *   - caps every read and write to a random 1..KIT_CHAOS_MAX_IO bytes;
  *   - makes blocking calls fail with EINTR, where the kernel could;
  *   - makes non-blocking calls fail with EAGAIN, in bounded runs;
@@ -223,11 +223,17 @@ __attribute__((format(printf, 1, 2))) static void chaos_log(const char *fmt,
     REAL(write)(chaos_log_fd, line, (size_t)n);
 }
 
+/* Stream sockets only (TCP, Unix stream): a datagram cut short would be
+ * a different datagram, which no kernel does. */
 static int chaos_is_socket(int fd)
 {
     struct stat st;
+    int type = 0;
+    socklen_t len = sizeof(type);
     int saved = errno;
-    int yes = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    int yes = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+              getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+              type == SOCK_STREAM;
 
     errno = saved;
     return yes;

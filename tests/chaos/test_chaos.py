@@ -202,3 +202,16 @@ def test_a_sanitizer_build_runs_under_the_shim(tmp_path):
     assert out.returncode == 0 and out.stdout == "17\n", out.stderr
     assert any("short write" in f for f in faults(tmp_path)), \
         "the shim did nothing in the sanitizer build"
+
+
+def test_datagram_sockets_pass_through_whole(tmp_path):
+    """A datagram cut short would be another datagram: no kernel does it."""
+    script = ("import socket\n"
+              "a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+              "for n in range(50):\n"
+              "    a.send(bytes(range(200)))\n"
+              "    assert b.recv(4096) == bytes(range(200))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                         text=True, env=shim_env(tmp_path, KIT_CHAOS_EINTR=100))
+    assert out.returncode == 0, out.stderr
+    assert faults(tmp_path) == []
