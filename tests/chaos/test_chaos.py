@@ -7,9 +7,11 @@
 - The two classic mistakes (send's return value ignored, EINTR taken for
   a failure) pass the plain fetch-line suite and fail it under the shim;
   the correct program passes both, and the failure names the seed and the
-  system call.
+  system call. The grader's chaos check does the same with points.
+- A sanitizer build runs under the shim.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -215,3 +217,36 @@ def test_datagram_sockets_pass_through_whole(tmp_path):
                          text=True, env=shim_env(tmp_path, KIT_CHAOS_EINTR=100))
     assert out.returncode == 0, out.stderr
     assert faults(tmp_path) == []
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", ["fetch-line", *sorted(MUTANTS)])
+def test_grader_chaos_check_costs_a_mutant_only_its_points(tmp_path, name):
+    """grade --exe with the chaos check on (a rubric with exe = true): the
+    correct program keeps every point; a mutant keeps every point of the
+    plain suite and loses the check's, with feedback naming the seed and
+    the system call."""
+    rubric = tmp_path / "rubric.toml"
+    text = (ROOT / "grader" / "rubric.toml").read_text()
+    assert "\nexe = false\n" in text
+    rubric.write_text(text.replace("\nexe = false\n", "\nexe = true\n"))
+    out = tmp_path / "out"
+    run = subprocess.run(
+        ["/usr/bin/python3", str(ROOT / "grader" / "grade"), "--exe",
+         str(BUILD / "chaos" / name), "--program", "fetch-line",
+         "--rubric", str(rubric), "--out", str(out)],
+        capture_output=True, text=True, timeout=280)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    chaos_items = [t for t in results["tests"] if " chaos:" in t["name"]]
+    others = [t for t in results["tests"] if " chaos:" not in t["name"]]
+    assert len(chaos_items) == 1 and others
+    lost = [t["name"] for t in others if t["score"] < t["max_score"]]
+    assert not lost, f"{name} lost points of the plain suite: {lost}"
+    item = chaos_items[0]
+    if name == "fetch-line":
+        assert item["score"] == item["max_score"] > 0, item["output"]
+        return
+    assert item["score"] == 0, f"{name} kept the chaos points"
+    assert "seed 1" in item["output"], item["output"]
+    assert re.search(MUTANTS[name], item["output"]), item["output"]
