@@ -118,21 +118,23 @@ def configure(config):
 
 
 def _sanitizer_runtimes(exe):
-    """The sanitizer runtimes exe links (libasan, libtsan ...): they must
-    come before any other preloaded library, or the sanitizer refuses to
-    start."""
+    """The sanitizer runtimes exe links (libasan, libtsan ...), by name:
+    they must come before any other preloaded library, or the sanitizer
+    refuses to start. Read from the ELF's NEEDED entries with readelf
+    (never ldd, which may run the program); a bare name in LD_PRELOAD is
+    looked up like a NEEDED one."""
     try:
-        out = subprocess.run(["ldd", str(exe)], capture_output=True,
-                             text=True, timeout=10).stdout
+        out = subprocess.run(["readelf", "-d", str(exe)],
+                             capture_output=True, text=True,
+                             timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     found = []
     for line in out.splitlines():
-        words = line.split()
-        if len(words) >= 3 and words[1] == "=>" and \
-                any(s in words[0] for s in ("libasan", "libtsan",
-                                            "libubsan")):
-            found.append(words[2])
+        if "(NEEDED)" in line and "[" in line:
+            name = line[line.index("[") + 1:line.rindex("]")]
+            if name.startswith(("libasan", "libtsan", "libubsan")):
+                found.append(name)
     return found
 
 
