@@ -175,14 +175,11 @@ static void connect_by_deadline(int fd, const struct sockaddr_storage *ss,
 static void send_all(int fd, const char *p, size_t n)
 {
 #ifdef CHAOS_WRONG_SEND
-    /* lesson:chaos-ignores-send */
     /* WRONG: one send(), as if it always took everything. */
     arm(fd, SO_SNDTIMEO);
     if (send(fd, p, n, MSG_NOSIGNAL) < 0 && !retry(errno))
         fail("send: %s", strerror(errno));
-    /* end */
 #else
-    /* lesson:chaos-send-all */
     while (n > 0) {
         ssize_t sent;
 
@@ -195,7 +192,6 @@ static void send_all(int fd, const char *p, size_t n)
             fail("send: %s", strerror(errno));
         }
     }
-    /* end */
 #endif
 }
 

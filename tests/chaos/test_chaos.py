@@ -250,3 +250,16 @@ def test_grader_chaos_check_costs_a_mutant_only_its_points(tmp_path, name):
     assert item["score"] == 0, f"{name} kept the chaos points"
     assert "seed 1" in item["output"], item["output"]
     assert re.search(MUTANTS[name], item["output"]), item["output"]
+
+
+def test_lesson_01_shows_the_code_as_it_is():
+    """The chaos section of lesson 01 quotes chaos/fetch-line.c: each of
+    its C blocks is in the source, word for word."""
+    lesson = (ROOT / "lessons" / "01-blocking-io-and-threads.md").read_text()
+    section = lesson[lesson.index("## Short reads, short writes and EINTR"):]
+    blocks = re.findall(r"```c\n(.*?)```", section, re.DOTALL)
+    source = (ROOT / "chaos" / "fetch-line.c").read_text()
+    assert len(blocks) == 2
+    for block in blocks:
+        assert block in source, f"lesson 01 quotes code that is not in " \
+                                f"chaos/fetch-line.c:\n{block}"
