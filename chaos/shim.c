@@ -607,7 +607,10 @@ static int chaos_connect_interrupted(int fd, const struct sockaddr *addr,
     rc = REAL(connect)(fd, addr, len);
     saved = errno;
     fcntl(fd, F_SETFL, fl);
-    if (rc < 0 && saved == EINPROGRESS) {
+    /* EALREADY: a connect interrupted before is still going on; a
+     * blocking call would wait for it, and a signal could interrupt that
+     * wait too. */
+    if (rc < 0 && (saved == EINPROGRESS || saved == EALREADY)) {
         chaos_log("connect(fd %d) -> EINTR (injected; the handshake goes "
                   "on)", fd);
         CHAOS_FAIL(EINTR);
@@ -618,15 +621,19 @@ static int chaos_connect_interrupted(int fd, const struct sockaddr *addr,
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+    atomic_uchar *run = &chaos_run[fd & (CHAOS_FDS - 1)];
     unsigned draw;
 
     if (!chaos_is_socket(fd))
         return REAL(connect)(fd, addr, len);
     chaos_delay("connect", fd);
     draw = (unsigned)(chaos_next() % 100);
-    if (draw < chaos_eintr_pct && !chaos_nonblocking(fd, 0) &&
-        chaos_eintr_legal(fd, SO_SNDTIMEO))
+    if (draw < chaos_eintr_pct && atomic_load(run) < chaos_eintr_run &&
+        !chaos_nonblocking(fd, 0) && chaos_eintr_legal(fd, SO_SNDTIMEO)) {
+        atomic_fetch_add(run, 1);
         return chaos_connect_interrupted(fd, addr, len);
+    }
+    atomic_store(run, 0);
     return REAL(connect)(fd, addr, len);
 }
 
