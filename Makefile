@@ -12,11 +12,13 @@
 #   make fuzz            every libFuzzer target for FUZZ_SECONDS (60) each
 #   make demo            the lecture demos: each version's timeline side by side
 #   make bench           what each model costs: memory, threads, latency
+#   make site            the lessons as a web site and slide decks
 #   make SAN=address     ASan+UBSan build into build-address/
 #   make SAN=thread      TSan build into build-thread/
 #   make CC=clang        build with clang
 #   make deps            install the Debian packages the kit needs
 #   make clean           remove every build folder
+#   make format          format the C sources (format-check: only check)
 #   make V=1             show the full commands
 
 SHELL := /bin/bash
@@ -129,7 +131,7 @@ patch_target = $(shell sed -n 's|^+++ [ab]/\([^[:space:]]*\).*|\1|p' $(1) | head
 all: check-deps $(PROGRAMS) $(CHAOS_BINS)
 
 help:
-	@sed -n '4,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,22p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -201,6 +203,21 @@ $(BUILD)/mutants/%: $(BUILD)/mutants/%.o $(COMMON_OBJS) \
 mutants: $(MUTANTS)
 
 # ---------------------------------------------------------------------------
+# The lessons' example programs: lessons/examples/DIR/NAME.c, built with
+# common/ only into $(BUILD)/lessons/examples/DIR/NAME. Not a track: each
+# shows one idea (lesson 02b's fetch-line written with poll(2) by hand).
+
+LESSON_EXAMPLE_SRCS := $(wildcard lessons/examples/*/*.c)
+LESSON_EXAMPLES := $(LESSON_EXAMPLE_SRCS:%.c=$(BUILD)/%)
+
+all: $(LESSON_EXAMPLES)
+
+$(LESSON_EXAMPLES): $(BUILD)/%: $(BUILD)/obj/%.o $(COMMON_OBJS)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(filter %.o,$^) -o $@
+
+# ---------------------------------------------------------------------------
 # Tests
 
 test: all unit tsan-plain conformance tracks-test mutants-test test-lessons
@@ -254,8 +271,34 @@ test-san:
 mutants-test: all mutants
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/mutants $(PYTEST_FLAGS)
 
+# The kit's own rules: tracks.list is read one way (by make and by
+# harness/tracks.py alike), and a new program is one line there plus its
+# own files.
+.PHONY: kit-test
+test: kit-test
+kit-test: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/kit $(PYTEST_FLAGS)
+
 clean:
 	rm -rf build build-*
+
+# Formatting is checked by a tool, not by review (.clang-format at the top):
+# `make format` rewrites the kit's C files in place, `make format-check`
+# names the files that differ and fails if any does. Every .c and .h of the
+# kit, wherever it lives, except in build folders and dist/.
+.PHONY: format format-check
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS = $(shell find . \( -name 'build' -o -name 'build-*' \
+                  -o -name dist -o -name .git \) -prune \
+                  -o -type f -name '*.[ch]' -print | sort)
+
+format: check-deps
+	$(say) FORMAT "$(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: check-deps
+	$(say) CHECK "the format of $(words $(FORMAT_SRCS)) C files"
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -277,6 +320,55 @@ demo: all mutants
 test-lessons: all mutants
 	$(PYTHON) lessons/excerpts.py --check
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/lessons tests/demo $(PYTEST_FLAGS)
+	$(PYTHON) -m pytest tests/conformance/test_fetch_line.py $(PYTEST_FLAGS) \
+	    --exe $(BUILD)/lessons/examples/poll/fetch-line \
+	    --contract fetch-line --name fetch-line
+
+# ---------------------------------------------------------------------------
+# The lessons as a web site, and a slide deck per lesson (lessons/site.py)
+#
+#   make site        build/site/index.html: the lessons, the demo timelines
+#                    and the excerpts, navigable; build/site/slides/ the decks
+#   make test-site   open every page in headless Chromium: no missing image,
+#                    no broken link (tests/site)
+#
+# Not part of `make test`: pandoc and chromium are large packages that only
+# these two targets need. Run as root, they install what is missing;
+# otherwise they print the apt-get line to run.
+
+SITE_PACKAGES := pandoc
+TEST_SITE_PACKAGES := pandoc chromium
+
+define need_packages
+missing=""; for p in $(1); do \
+    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+        grep -q "install ok installed" || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+    if [ "$$(id -u)" -eq 0 ]; then \
+        echo "make $@: installing:$$missing"; \
+        export DEBIAN_FRONTEND=noninteractive; apt-get update -q && \
+        apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+    else \
+        echo "make $@ needs these Debian packages:$$missing" >&2; \
+        echo "    sudo apt-get update && sudo apt-get install -y$$missing" >&2; \
+        exit 1; \
+    fi; \
+fi
+endef
+
+.PHONY: site test-site
+
+site: all mutants
+	@$(call need_packages,$(SITE_PACKAGES))
+	@for scene in $$($(PYTHON) -c 'from demo.demo import SCENES; print(*SCENES)'); do \
+	    [ -f $(BUILD)/demo/$$scene.svg ] || \
+	    KIT_BUILD=$(BUILD) $(PYTHON) -m demo.demo --plain $$scene >/dev/null \
+	    || exit 1; done
+	KIT_BUILD=$(BUILD) $(PYTHON) -m lessons.site --out $(BUILD)/site
+
+test-site: site
+	@$(call need_packages,$(TEST_SITE_PACKAGES))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/site $(PYTEST_FLAGS)
 
 # ---------------------------------------------------------------------------
 # The grader (grader/README.md)
@@ -316,7 +408,8 @@ gradescope:
 # Benchmark (not part of `make test`: timings on a shared machine are noisy)
 #
 #   make bench              each track's journal: memory and threads with
-#                           idle subscribers, fan-out latency (bench/bench.py)
+#                           idle subscribers, fan-out latency (bench/bench.py),
+#                           and each happy-eyeballs' connect-to-winner time
 
 .PHONY: bench
 

@@ -9,9 +9,10 @@
  *     lowest index win a tie: when a tick is due, it is written even if
  *     events are pouring in (DB-3), and the losing read loses nothing
  *     (its bytes stay buffered for the next one);
- *   - skipping missed ticks is the interval's policy (timer.h): it hands
- *     out the latest tick due, so a program that fell behind writes one
- *     late batch, never a burst (DB-1);
+ *   - which tick comes next, and when, is common/batch.h's schedule, as in
+ *     every track: a sleep until that absolute time is the tick branch,
+ *     and a program that fell behind writes one late batch (the latest
+ *     tick due), never a burst (DB-1);
  *   - a flood costs bounded memory: once a batch holds BATCH_BYTES_MAX
  *     bytes, the read branch is left out of the select until the next
  *     tick, and TCP slows the source down meanwhile. Not polling the read
@@ -25,7 +26,7 @@
 #include <uv.h>
 
 #include "addr.h"
-#include "buf.h"
+#include "batch.h"
 #include "cli.h"
 #include "clock.h"
 #include "fut/co.h"
@@ -33,7 +34,6 @@
 #include "fut/exec.h"
 #include "fut/tcp.h"
 #include "fut/timer.h"
-#include "json.h"
 #include "line.h"
 #include "proc.h"
 #include "report.h"
@@ -53,57 +53,28 @@ struct dash {
     uv_loop_t *loop;
     struct fut *op;          /* the select being awaited, or NULL */
     struct fut_tcp *conn;    /* NULL until connected */
-    struct fut_interval *iv; /* the schedule; NULL until connected */
-    int64_t tick;            /* the tick the interval handed out */
-    int64_t last_tick;       /* the last tick written */
+    struct batch_sched sched; /* which tick is due when (DB-1) */
+    int64_t due;             /* when the next tick is due, ms */
     size_t winner;           /* which branch of the select won */
     const char *line;        /* the event read, borrowed from conn */
     size_t len;
-    struct buf events; /* the batch's events, as JSON strings */
-    size_t count;      /* how many */
-    struct buf out;    /* one batch line, reused */
+    struct batch batch;      /* the events since the last tick */
     int rc;
 };
 
 /* BEGIN SOLUTION */
-/* Writes the pending events as batch `tick` and empties them. Returns 0
- * or a negative errno. */
-static int write_batch(struct dash *d, int64_t tick, bool final)
+/* The tick branch won: writes the batch of the tick due now (the latest
+ * one, if the program fell behind). Our own stdout is the one thing we let
+ * block the loop (as the other tracks do), rather than queue batches
+ * without bound. Returns 0 or a negative errno. */
+static int write_tick(struct dash *d)
 {
-    int rc;
+    int64_t due;
+    int64_t tick = batch_sched_next(&d->sched, clock_now_ms(), &due);
+    int rc = batch_write(&d->batch, tick, false);
 
-    if (tick > d->last_tick + 1)
-        trace_event("tick %" PRId64 " to %" PRId64 " skipped", d->last_tick + 1,
-                    tick - 1);
-    buf_clear(&d->out);
-    rc = buf_printf(&d->out,
-                    "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
-                    tick, clock_since_start_ms());
-    if (rc == 0)
-        rc = buf_append(&d->out, d->events.data, d->events.len);
-    if (rc == 0)
-        rc = buf_puts(&d->out, final ? "],\"final\":true}\n" : "]}\n");
-    if (rc < 0)
-        return rc;
-    trace_event("tick %" PRId64 " %zu events%s", tick, d->count,
-                final ? " final" : "");
-    buf_clear(&d->events);
-    d->count = 0;
-    d->last_tick = tick;
-    /* Our own stdout is the one thing we let block the loop (as the other
-     * tracks do), rather than queue batches without bound. */
-    fwrite(d->out.data, 1, d->out.len, stdout);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return -EIO;
-    return 0;
-}
-
-static int add_event(struct dash *d, const char *line, size_t len)
-{
-    if (d->count > 0 && buf_putc(&d->events, ',') < 0)
-        return -ENOMEM;
-    d->count++;
-    return json_append_string(&d->events, line, len);
+    batch_sched_done(&d->sched, tick);
+    return rc;
 }
 
 /* The select of one turn: the next tick first (it wins ties), then the
@@ -114,8 +85,9 @@ static struct fut *next_turn(struct dash *d)
     struct fut *fs[2];
     size_t n = 0;
 
-    fs[n++] = fut_interval_tick(d->iv, &d->tick);
-    if (d->events.len < BATCH_BYTES_MAX)
+    batch_sched_next(&d->sched, clock_now_ms(), &d->due);
+    fs[n++] = fut_sleep_until(d->loop, d->due);
+    if (batch_bytes(&d->batch) < BATCH_BYTES_MAX)
         fs[n++] = fut_tcp_read_line(d->conn, &d->line, &d->len);
     else
         trace_event("paused until the next tick");
@@ -135,16 +107,13 @@ static enum fut_poll dash_poll(struct fut *f, struct fut_ctx *ctx)
     if (d->rc < 0)
         CO_RETURN(&d->co, d, d->rc);
     trace_event("connected");
-    d->iv = fut_interval_new(d->loop, clock_start_ms(), cli.tick_ms);
-    if (d->iv == NULL)
-        CO_RETURN(&d->co, d, -ENOMEM);
     for (;;) {
         d->op = next_turn(d);
         CO_AWAIT_TAKE(&d->co, ctx, &d->op, d->rc);
         if (d->winner == 0 && d->rc == 0)
-            d->rc = write_batch(d, d->tick, false);
+            d->rc = write_tick(d);
         else if (d->winner == 1 && d->rc == 1)
-            d->rc = add_event(d, d->line, d->len);
+            d->rc = batch_add(&d->batch, d->line, d->len);
         else
             break; /* the source closed (0) or failed (< 0) */
         if (d->rc < 0)
@@ -153,7 +122,8 @@ static enum fut_poll dash_poll(struct fut *f, struct fut_ctx *ctx)
     /* The last batch, marked final, then the error if there was one. */
     if (d->rc == 0)
         trace_event("closed by the source");
-    if (write_batch(d, d->last_tick + 1, true) < 0 && d->rc == 0)
+    if (batch_write(&d->batch, batch_sched_final(&d->sched), true) < 0 &&
+        d->rc == 0)
         d->rc = -EIO;
     CO_RETURN(&d->co, d, d->rc);
     CO_END(&d->co);
@@ -165,11 +135,9 @@ static void dash_drop(struct fut *f)
     struct dash *d = (struct dash *)f;
 
     fut_clear(&d->op);
-    fut_interval_close(d->iv);
     fut_tcp_close(d->conn);
-    buf_free(&d->events);
-    buf_free(&d->out);
-    fut_free_mem(f);
+    batch_free(&d->batch);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable dash_vt = {"dashboard", dash_poll, dash_drop};
@@ -181,8 +149,8 @@ static struct fut *dash_new(uv_loop_t *loop)
     if (d == NULL)
         return fut_ready(-ENOMEM);
     d->loop = loop;
-    d->events = (struct buf)BUF_INIT;
-    d->out = (struct buf)BUF_INIT;
+    batch_sched_init(&d->sched, clock_start_us(), cli.tick_ms);
+    d->batch = (struct batch)BATCH_INIT;
     return &d->base;
 }
 /* STUB

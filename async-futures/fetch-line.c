@@ -94,7 +94,7 @@ static void fetch_drop(struct fut *f)
     fut_clear(&s->op);
     fut_tcp_close(s->conn);
     buf_free(&s->request);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable fetch_vt = {"fetch", fetch_poll, fetch_drop};

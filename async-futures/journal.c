@@ -4,21 +4,27 @@
  * The tasks, and what each one waits for:
  *
  *   main loop   the next of four things, in a select: the shutdown signal,
- *               the flush tick, a new subscriber, an event. It alone
- *               numbers events, keeps the records not yet in the file
- *               (j.pending), writes them (a flush) and serves replays.
- *   acceptor    the next connection; it spawns a client task for it.
+ *               the flush tick, a new subscriber, an event (during a
+ *               replay: its end, the signal, an event). It alone numbers
+ *               events, keeps the records not yet in the file (j.pending),
+ *               writes them (a flush) and starts replays.
+ *   acceptor    the next connection (server.c, the plumbing every futures
+ *               server shares); it spawns a client task for it.
  *   client      its first line: PUB or SUB. A publisher then reads lines
  *               and sends each one to the main loop. A subscriber takes
- *               its place in line for a replay, waits for it to be over,
- *               then writes its queue of live records as they come.
+ *               its place in line for a replay (reading meanwhile, so that
+ *               it notices at once when its client leaves), waits for the
+ *               replay to be over, then writes its queue of live records
+ *               as they come (outq.c).
+ *
+ * The file's check at start and the replay's reading are jfile.c's.
  *
  * What to notice:
  *
- *   - The pause of JR-7 is not written anywhere. A replay is awaited in
- *     the main loop's "new subscriber" branch, and while it runs the loop
- *     selects over the replay, the signal and the events, but not over the
- *     flush tick: the writer is paused because nobody polls it.
+ *   - The pause of JR-7 is not written anywhere. While a replay runs,
+ *     the main loop selects over its end, the signal and the events, but
+ *     not over the flush tick: the writer is paused because nobody polls
+ *     it (next_turn).
  *   - No gap, no duplicate (JR-4). Between two awaits nothing else runs,
  *     so the end of the flush before a replay (the file now holds every
  *     event numbered so far) and the subscriber joining the live list
@@ -46,17 +52,14 @@
  * system calls, which libuv runs on its thread pool (fut/fs.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <uv.h>
 
-#include "addr.h"
 #include "buf.h"
 #include "cli.h"
 #include "clock.h"
@@ -68,17 +71,17 @@
 #include "fut/sig.h"
 #include "fut/tcp.h"
 #include "fut/timer.h"
+#include "jfile.h"
 #include "jrec.h"
+#include "lsock.h"
+#include "outq.h"
 #include "proc.h"
 #include "report.h"
+#include "server.h"
 #include "trace.h"
 
-/* How much of the file is read at a time (the check at start, a replay). */
-enum { CHUNK = 64 * 1024 };
-
-/* Out of file descriptors, with none to spare for turning a client away:
- * how long the acceptor rests before it tries again. */
-enum { RETRY_ACCEPT_MS = 100 };
+/* ------------------------------------------------------------------------
+ * Options and state */
 
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct journal_cli cli;
@@ -89,28 +92,29 @@ struct event {
     char bytes[];
 };
 
-/* A connection's task, and as a subscriber what the main loop feeds. */
+/* Where a subscriber stands. */
+enum sub_state {
+    SUB_NONE,      /* not a subscriber (yet) */
+    SUB_QUEUED,    /* in j.line, waiting for its replay */
+    SUB_REPLAYING, /* in j.subs, being replayed: its queue is held */
+    SUB_LIVE,      /* in j.subs: every new event is queued and written */
+};
+
+/* A connection's task, and as a subscriber what the main loop feeds.
+ * server_client_close(&c->sc, why) is how the main loop closes it. */
 struct client {
-    struct fut base;
+    struct server_client sc; /* conn, id, task: the server's part */
     struct co co;
-    struct fut_tcp *conn; /* owned */
     struct fut *op;       /* the step being awaited, or NULL */
-    struct fut *task;     /* our own join handle: fut_task_cancel(task)
-                               is how the main loop closes us */
-    uint64_t id;          /* for --trace */
     const char *line;     /* the line read, borrowed from conn */
     size_t len;
     const char *refusal; /* "ERR ...\n" to send before closing, or NULL */
-    const char *why;     /* why we were closed, for --trace */
     int rc;
     /* As a subscriber. */
-    struct fut_chan *bell; /* holds a message: look at the queue */
-    void *rung;            /* what a receive on the bell took */
-    struct buf queue;      /* live records not handed to a write yet */
-    struct buf out;        /* the records being written */
-    uint64_t unsent;       /* queue.len + out.len: the backlog (JR-9) */
-    bool live;             /* in j.subs: every new event is queued */
-    struct client *prev, *next;
+    enum sub_state sub;
+    struct outq q;         /* its live records (JR-9) */
+    struct fut *turn;      /* the ring that ends its replay, or NULL */
+    struct client *prev, *next; /* in j.line or j.subs */
 };
 
 /* BEGIN SOLUTION */
@@ -119,107 +123,26 @@ struct client {
 static struct journal {
     uv_loop_t *loop;
     struct fut_exec *ex;
-    struct fut_scope *scope; /* the acceptor and every client */
-    struct fut_tcp_listener *listener;
+    struct server *server;     /* the acceptor and every client */
     struct fut_chan *events;   /* struct event *, from publishers */
-    struct fut_chan *arrivals; /* struct client *, waiting for a replay */
-    struct fut_file *file;
-    uint64_t size;      /* bytes in the file: whole records only */
-    uint64_t last_seq;  /* SEQ of the last event numbered */
+    struct fut_chan *arrivals; /* a message per subscriber joining j.line */
+    struct jfile_start f; /* the file, its size (whole records only), and
+                             the SEQ of the last event numbered */
     struct buf pending; /* records numbered, not yet in the file */
     size_t pending_count;
     size_t flushing; /* bytes of the flush in flight */
     size_t flushing_count;
     struct client *subs; /* live subscribers (the one replayed too) */
-    int64_t clients;     /* connections served (for --max-clients) */
-    uint64_t next_id;
+    struct client *line, *line_end; /* waiting for a replay, oldest first */
     struct client *replaying; /* the subscriber being replayed, or NULL */
     struct fut *replay;       /* its replay under a timeout, or NULL */
     int status;               /* the exit status: an error ends the loop */
 } j = {.pending = BUF_INIT};
 
-/* ---------------------------------------------------------------------
- * The file: the check at start, flushes. */
+/* ------------------------------------------------------------------------
+ * The file */
 
-/* Opening the journal: open, check every record (JR-13), cut a torn last
- * line (JR-5). */
-struct opening {
-    struct fut base;
-    struct co co;
-    struct fut *op;
-    struct jrec_scanner scan;
-    struct buf chunk;
-    uint64_t offset;
-    int rc;
-};
-
-static int opening_failed(struct opening *o)
-{
-    if (o->rc == -EINVAL) /* line k of a journal holds SEQ k */
-        report_error("%s line %" PRIu64 ": not a journal record"
-                     " (expected \"%" PRIu64 " EVENT\")",
-                     cli.file, o->scan.bad_line, o->scan.bad_line);
-    else
-        report_error("%s: %s", cli.file, report_strerror(o->rc));
-    return o->rc;
-}
-
-static enum fut_poll opening_poll(struct fut *f, struct fut_ctx *ctx)
-{
-    struct opening *o = (struct opening *)f;
-
-    CO_BEGIN(&o->co);
-    o->op = fut_file_open(j.loop, cli.file, O_RDWR | O_CREAT, 0644, &j.file);
-    CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
-    while (o->rc >= 0) {
-        o->op = fut_file_read(j.file, (int64_t)o->offset, CHUNK, &o->chunk);
-        CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
-        if (o->rc <= 0)
-            break;
-        o->offset += o->chunk.len;
-        o->rc = jrec_scanner_feed(&o->scan, o->chunk.data, o->chunk.len);
-    }
-    if (o->rc < 0)
-        CO_RETURN(&o->co, o, opening_failed(o));
-    j.size = o->scan.valid_bytes;
-    j.last_seq = o->scan.last_seq;
-    if (j.size < o->offset) {
-        o->op = fut_file_truncate(j.file, (int64_t)j.size);
-        CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
-        if (o->rc < 0)
-            CO_RETURN(&o->co, o, opening_failed(o));
-        report_note("cut a torn last line (%" PRIu64 " bytes) from %s",
-                    o->offset - j.size, cli.file);
-    }
-    CO_RETURN(&o->co, o, 0);
-    CO_END(&o->co);
-}
-
-static void opening_drop(struct fut *f)
-{
-    struct opening *o = (struct opening *)f;
-
-    fut_clear(&o->op);
-    jrec_scanner_free(&o->scan);
-    buf_free(&o->chunk);
-    fut_free_mem(f);
-}
-
-static const struct fut_vtable opening_vt = {"opening", opening_poll,
-                                             opening_drop};
-
-static struct fut *opening_new(void)
-{
-    struct opening *o = (struct opening *)fut_alloc(&opening_vt, sizeof *o);
-
-    if (o == NULL)
-        return fut_ready(-ENOMEM);
-    if (jrec_scanner_init(&o->scan) < 0) {
-        fut_free_mem(&o->base);
-        return fut_ready(-ENOMEM);
-    }
-    return &o->base;
-}
+/* (The check at start and the replay's reading are jfile.c's.) */
 
 /* Returns a future that writes every pending record at the end of the
  * file (it takes them: pending is empty afterwards). */
@@ -230,7 +153,7 @@ static struct fut *flush(void)
     j.pending_count = 0;
     if (j.flushing == 0)
         return fut_ready(0);
-    return fut_file_write(j.file, (int64_t)j.size, &j.pending);
+    return fut_file_write(j.f.file, (int64_t)j.f.size, &j.pending);
 }
 
 /* After a flush: on success the file has grown; on failure (JR-12) it is
@@ -245,33 +168,47 @@ static void flushed(int rc)
     }
     if (j.flushing == 0)
         return;
-    j.size += j.flushing;
+    j.f.size += j.flushing;
     trace_event("flush %zu records, %zu bytes", j.flushing_count, j.flushing);
 }
 
-/* ---------------------------------------------------------------------
- * Events and subscribers: what the main loop does between awaits. */
+/* ------------------------------------------------------------------------
+ * Live fan-out */
 
-/* Tells c's task to look at its queue. The bell holds one message: if
- * one is there already (-EAGAIN), the task will look anyway. */
-static void ring(struct client *c)
-{
-    int rc = fut_chan_try_send(c->bell, c);
+/* What the main loop does between awaits: number events, queue them for
+ * the subscribers, close those that cannot take them. */
 
-    (void)rc;
-}
-
-/* Closes subscriber c: gives up its replay if it is the one replayed,
- * then cancels its task, whose drop closes the connection. c is gone
- * when this returns. */
+/* Closes subscriber c: gives up its replay if it is the one replayed
+ * (writing resumes), then cancels its task, whose drop closes the
+ * connection. c is gone when this returns. */
 static void close_subscriber(struct client *c, const char *why)
 {
     if (c == j.replaying) {
         fut_clear(&j.replay);
         j.replaying = NULL;
+        trace_event("replay-end %s", why);
+        trace_event("resumed");
     }
-    c->why = why;
-    fut_task_cancel(c->task);
+    server_client_close(&c->sc, why);
+}
+
+/* Takes c out of the list it is in (j.line, or j.subs). */
+static void client_unlink(struct client *c)
+{
+    struct client **head = c->sub == SUB_QUEUED ? &j.line : &j.subs;
+
+    if (c->sub == SUB_NONE)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else if (c->sub == SUB_QUEUED)
+        j.line_end = c->prev;
+    c->prev = c->next = NULL;
+    c->sub = SUB_NONE;
 }
 
 /* Queues one record for every live subscriber (JR-9): never waits, and a
@@ -283,17 +220,17 @@ static void queue_for_subscribers(const char *record, size_t len)
     struct client *c, *next;
 
     for (c = j.subs; c != NULL; c = next) {
+        int rc = outq_push(&c->q, record, len, (uint64_t)cli.max_backlog);
+
         next = c->next; /* c may be closed */
-        if (c->unsent + len > (uint64_t)cli.max_backlog) {
+        if (rc == -ENOBUFS) {
             trace_event("backlog-exceeded #%" PRIu64 " %" PRIu64 " bytes",
-                        c->id, c->unsent + len);
+                        c->sc.id, c->q.unsent + len);
             close_subscriber(c, "backlog exceeded");
-        } else if (buf_append(&c->queue, record, len) < 0) {
+        } else if (rc < 0) {
             close_subscriber(c, "out of memory");
-        } else {
-            c->unsent += len;
-            if (c != j.replaying)
-                ring(c);
+        } else if (c != j.replaying) {
+            outq_ring(&c->q);
         }
     }
 }
@@ -304,13 +241,13 @@ static void number_event(struct event *ev)
 {
     size_t start = j.pending.len;
 
-    if (jrec_format(&j.pending, j.last_seq + 1, ev->bytes, ev->len) < 0) {
+    if (jrec_format(&j.pending, j.f.last_seq + 1, ev->bytes, ev->len) < 0) {
         report_error("out of memory");
         j.status = EXIT_ERROR;
     } else {
-        j.last_seq++;
+        j.f.last_seq++;
         j.pending_count++;
-        trace_event("event %" PRIu64, j.last_seq);
+        trace_event("event %" PRIu64, j.f.last_seq);
         queue_for_subscribers(j.pending.data + start, j.pending.len - start);
     }
     free(ev);
@@ -328,70 +265,26 @@ static void number_events(struct event *first)
         number_event(ev);
 }
 
-/* ---------------------------------------------------------------------
- * The replay: the file's first `end` bytes, to one subscriber. */
+/* ------------------------------------------------------------------------
+ * Replay: one subscriber at a time, in arrival order (JR-8) */
 
-struct replay {
-    struct fut base;
-    struct co co;
-    struct fut_tcp *conn; /* borrowed: the subscriber's */
-    struct fut *op;
-    uint64_t offset, end;
-    struct buf chunk;
-    int rc;
-};
-
-static size_t replay_chunk(const struct replay *r)
+/* A subscriber takes its place at the end of the line for a replay, and
+ * tells the main loop (JR-8). */
+static int line_join(struct client *c)
 {
-    return r->end - r->offset < CHUNK ? (size_t)(r->end - r->offset) : CHUNK;
-}
+    int rc = fut_chan_try_send(j.arrivals, &j);
 
-static enum fut_poll replay_poll(struct fut *f, struct fut_ctx *ctx)
-{
-    struct replay *r = (struct replay *)f;
-
-    CO_BEGIN(&r->co);
-    while (r->offset < r->end) {
-        r->op = fut_file_read(j.file, (int64_t)r->offset, replay_chunk(r),
-                              &r->chunk);
-        CO_AWAIT_TAKE(&r->co, ctx, &r->op, r->rc);
-        if (r->rc <= 0) /* 0: the file is shorter than it was */
-            CO_RETURN(&r->co, r, r->rc < 0 ? r->rc : -EIO);
-        r->op = fut_tcp_write_all(r->conn, r->chunk.data, r->chunk.len);
-        CO_AWAIT_TAKE(&r->co, ctx, &r->op, r->rc);
-        if (r->rc < 0)
-            CO_RETURN(&r->co, r, r->rc);
-        r->offset += r->chunk.len;
-    }
-    CO_RETURN(&r->co, r, 0);
-    CO_END(&r->co);
-}
-
-/* Cancelled at a read: the read already in libuv's pool finishes there,
- * with memory of its own (fut/fs.h), after writing may have resumed; it
- * reads bytes before `end` and flushes write after it, so the two never
- * touch the same bytes. Cancelled at a write: what reached libuv is sent,
- * unless the subscriber is closed, which is what follows. */
-static void replay_drop(struct fut *f)
-{
-    struct replay *r = (struct replay *)f;
-
-    fut_clear(&r->op);
-    buf_free(&r->chunk);
-    fut_free_mem(f);
-}
-
-static const struct fut_vtable replay_vt = {"replay", replay_poll, replay_drop};
-
-static struct fut *replay_new(struct fut_tcp *conn, uint64_t end)
-{
-    struct replay *r = (struct replay *)fut_alloc(&replay_vt, sizeof *r);
-
-    if (r == NULL)
-        return fut_ready(-ENOMEM);
-    r->conn = conn;
-    r->end = end;
-    return &r->base;
+    if (rc < 0)
+        return rc;
+    c->sub = SUB_QUEUED;
+    c->next = NULL;
+    c->prev = j.line_end;
+    if (j.line_end != NULL)
+        j.line_end->next = c;
+    else
+        j.line = c;
+    j.line_end = c;
+    return 0;
 }
 
 /* Starts c's replay, right after the flush: the snapshot is the whole
@@ -399,231 +292,42 @@ static struct fut *replay_new(struct fut_tcp *conn, uint64_t end)
  * between the end of that flush and this (JR-4). */
 static void start_replay(struct client *c)
 {
-    c->live = true;
+    client_unlink(c); /* from the line */
+    c->sub = SUB_REPLAYING;
     c->prev = NULL;
     c->next = j.subs;
     if (j.subs != NULL)
         j.subs->prev = c;
     j.subs = c;
     j.replaying = c;
-    trace_event("replay-start #%" PRIu64 " %" PRIu64 " bytes", c->id, j.size);
+    trace_event("replay-start #%" PRIu64 " %" PRIu64 " bytes", c->sc.id,
+                j.f.size);
     trace_event("paused");
-    j.replay =
-        fut_timeout(j.loop, cli.replay_timeout_ms, replay_new(c->conn, j.size));
+    j.replay = fut_timeout(j.loop, cli.replay_timeout_ms,
+                           jfile_replay(j.f.file, c->sc.conn, j.f.size));
 }
 
-/* Ends the replay with its result rc (-ECANCELED when the main loop gave
- * it up): its subscriber is released, or closed (JR-8). */
+/* Ends the replay with its result rc: its subscriber goes live, or is
+ * closed (JR-8). */
 static void end_replay(int rc)
 {
     struct client *c = j.replaying;
 
-    fut_clear(&j.replay);
-    j.replaying = NULL;
-    trace_event("replay-end %s", rc == 0 ? "done" : report_strerror(rc));
-    trace_event("resumed");
-    if (c == NULL)
-        return; /* closed meanwhile, for its backlog */
-    if (rc == 0)
-        ring(c); /* its queue is no longer held */
-    else
+    if (rc != 0) {
         close_subscriber(c, rc == -ETIMEDOUT ? "replay timed out"
                                              : report_strerror(rc));
-}
-
-/* ---------------------------------------------------------------------
- * The main loop. */
-
-/* The branches of a turn, in order of priority (the lowest index wins a
- * tie): the signal first, the tick before a flood of events (it is not
- * held back by them), a subscriber before events (a flood does not keep
- * replays waiting). */
-enum { ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
-
-/* ... and of a turn while a replay runs: no tick (the writer is paused),
- * no new subscriber (one replay at a time). */
-enum { REPLAY_OVER, REPLAY_SIGNAL, REPLAY_EVENT };
-
-struct main_loop {
-    struct fut base;
-    struct co co;
-    struct fut *op;          /* the select being awaited, or NULL */
-    struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
-    struct fut_interval *iv; /* the flush tick (JR-6) */
-    int64_t tick;
-    size_t winner; /* the branch that won */
-    void *msg;     /* what the winning receive took */
-    int rc;
-};
-
-/* Both selects set the winner to the signal's branch first: a select
- * that cannot even be made (-ENOMEM) then ends the loop. */
-static struct fut *next_turn(struct main_loop *m)
-{
-    struct fut *fs[4];
-
-    m->winner = ON_SIGNAL;
-    /* fut_borrow: when another branch wins, the signal future is not
-     * dropped (that would let the next signal kill us) but kept for the
-     * next turn. Every other branch is made afresh each turn; dropping
-     * them loses nothing. */
-    fs[ON_SIGNAL] = fut_borrow(m->sig);
-    fs[ON_TICK] = fut_interval_tick(m->iv, &m->tick);
-    fs[ON_SUBSCRIBER] = fut_chan_recv(j.arrivals, &m->msg);
-    fs[ON_EVENT] = fut_chan_recv(j.events, &m->msg);
-    return fut_select(fs, 4, &m->winner);
-}
-
-static struct fut *replay_turn(struct main_loop *m)
-{
-    struct fut *fs[3];
-
-    m->winner = REPLAY_SIGNAL;
-    fs[REPLAY_OVER] = fut_borrow(j.replay);
-    fs[REPLAY_SIGNAL] = fut_borrow(m->sig);
-    fs[REPLAY_EVENT] = fut_chan_recv(j.events, &m->msg);
-    return fut_select(fs, 3, &m->winner);
-}
-
-/* The signal's branch won: rc is the signal, or a negative errno when the
- * select could not even be made (see next_turn). */
-static void stop_on(int rc)
-{
-    if (rc < 0) {
-        report_error("%s", report_strerror(rc));
-        j.status = EXIT_ERROR;
+        return;
     }
+    fut_clear(&j.replay);
+    j.replaying = NULL;
+    trace_event("replay-end done");
+    trace_event("resumed");
+    c->sub = SUB_LIVE;
+    outq_ring(&c->q); /* its queue is no longer held */
 }
 
-/* Says where we listen (JR-1). */
-static void say_listening(void)
-{
-    char shown[ADDR_TEXT_MAX];
-    struct addr a;
-
-    fut_tcp_listener_addr(j.listener, &a);
-    addr_format((struct sockaddr *)&a.ss, shown, sizeof shown);
-    trace_event("listening %s", shown);
-    printf("listening on %s\n", shown);
-    fflush(stdout);
-}
-
-/* Stops serving: the acceptor and every client task are cancelled, which
- * closes their connections, and the listener is closed: new connects are
- * refused. After this nothing more is read. */
-static void stop_serving(void)
-{
-    fut_scope_drop(j.scope);
-    j.scope = NULL;
-    fut_tcp_listener_close(j.listener);
-    j.listener = NULL;
-}
-
-static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
-{
-    struct main_loop *m = (struct main_loop *)f;
-
-    CO_BEGIN(&m->co);
-    /* A future starts at its first poll (fut.h, P4): poll the signal once
-     * before anyone can know our port, so that from then on SIGTERM means
-     * an orderly shutdown, never death. */
-    if (fut_poll(m->sig, ctx) == FUT_PENDING) {
-        say_listening();
-    } else {
-        report_error("cannot catch signals");
-        j.status = EXIT_ERROR;
-    }
-    while (j.status == EXIT_DONE) {
-        m->op = next_turn(m);
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        if (m->winner == ON_SIGNAL) {
-            stop_on(m->rc);
-            break;
-        }
-        if (m->winner == ON_EVENT) {
-            number_events(m->msg);
-            continue;
-        }
-        if (m->winner == ON_TICK) {
-            m->op = flush(); /* JR-6 */
-            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-            flushed(m->rc);
-            continue;
-        }
-        /* lesson:af-journal-replay */
-        /* A subscriber's turn (JR-8): flush (JR-6), then replay. While the
-         * replay runs, each turn selects over it, the signal and events,
-         * but not the tick: writing is paused (JR-7), events go on. */
-        m->op = flush();
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        flushed(m->rc);
-        if (j.status != EXIT_DONE)
-            break;
-        start_replay(m->msg);
-        do {
-            m->op = replay_turn(m);
-            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-            if (m->winner == REPLAY_EVENT)
-                number_events(m->msg); /* may close the one replayed */
-        } while (m->winner == REPLAY_EVENT && j.replay != NULL &&
-                 j.status == EXIT_DONE);
-        end_replay(m->winner == REPLAY_OVER ? m->rc : -ECANCELED);
-        /* end */
-        if (m->winner == REPLAY_SIGNAL) {
-            stop_on(m->rc);
-            break;
-        }
-    }
-    /* The end (JR-11): nothing more is read; what was read is numbered
-     * and flushed. Then the file is cut to its whole records: after a
-     * failed write, that drops what it left of a record (JR-12); after a
-     * good flush the file has that size already. */
-    trace_event("shutdown");
-    stop_serving();
-    if (j.status == EXIT_DONE) {
-        number_events(NULL);
-        m->op = flush();
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        flushed(m->rc);
-    }
-    m->op = fut_file_truncate(j.file, (int64_t)j.size);
-    CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-    CO_RETURN(&m->co, m, j.status);
-    CO_END(&m->co);
-}
-
-static void main_drop(struct fut *f)
-{
-    struct main_loop *m = (struct main_loop *)f;
-
-    fut_clear(&m->op);
-    fut_clear(&j.replay); /* before its subscriber's connection closes */
-    if (j.scope != NULL)
-        stop_serving();
-    fut_clear(&m->sig);
-    fut_interval_close(m->iv);
-    fut_free_mem(f);
-}
-
-static const struct fut_vtable main_vt = {"journal", main_poll, main_drop};
-
-static struct fut *main_loop_new(void)
-{
-    struct main_loop *m = (struct main_loop *)fut_alloc(&main_vt, sizeof *m);
-
-    if (m == NULL)
-        return fut_ready(-ENOMEM);
-    m->sig = fut_signal(j.loop);
-    m->iv = fut_interval_new(j.loop, clock_now_ms(), cli.flush_ms);
-    if (m->iv == NULL) {
-        main_drop(&m->base);
-        return fut_ready(-ENOMEM);
-    }
-    return &m->base;
-}
-
-/* ---------------------------------------------------------------------
- * Clients. */
+/* ------------------------------------------------------------------------
+ * Clients */
 
 /* Hands the event in line to the main loop. The channel has no bound:
  * this never waits (JR-7). Returns 0, or a negative errno. */
@@ -647,15 +351,74 @@ static bool says(const struct client *c, const char *word)
     return c->len == strlen(word) && memcmp(c->line, word, c->len) == 0;
 }
 
-/* A subscriber waits for the bell, or for its peer to leave (what a
+/* A subscriber waits for `wait`, or for its peer to leave (what a
  * subscriber sends means nothing, but EOF means it is gone). */
-static struct fut *subscriber_wait(struct client *c)
+static struct fut *wait_or_read(struct client *c, struct fut *wait)
 {
     struct fut *fs[2];
 
-    fs[0] = fut_chan_recv(c->bell, &c->rung);
-    fs[1] = fut_tcp_read_line(c->conn, &c->line, &c->len);
+    fs[0] = wait;
+    fs[1] = fut_tcp_read_line(c->sc.conn, &c->line, &c->len);
     return fut_select(fs, 2, NULL);
+}
+
+/* A subscriber's part of its client's task (JR-4), a future the client
+ * awaits. Ready with 0 when the peer left, or a negative errno. */
+struct subscriber {
+    struct fut base;
+    struct co co;
+    struct client *c; /* whose task this is */
+    struct fut *op;   /* the step being awaited, or NULL */
+    int rc;
+};
+
+static enum fut_poll subscriber_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct subscriber *s = (struct subscriber *)f;
+    struct client *c = s->c;
+
+    CO_BEGIN(&s->co);
+    trace_event("sub #%" PRIu64, c->sc.id);
+    /* Take a place in line (JR-8). The main loop replays us, writing to
+     * our connection, then rings: from then on we must not end before the
+     * ring. So the wait for it is made before we join the line. Until our
+     * turn comes we read, and a client that leaves is closed at once. */
+    c->turn = outq_rung(&c->q);
+    if (fut_is_nomem(c->turn) || line_join(c) < 0)
+        CO_RETURN(&s->co, s, -ENOMEM);
+    while (c->sub == SUB_QUEUED) {
+        s->op = wait_or_read(c, fut_borrow(c->turn));
+        CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+        if (s->rc <= 0 && c->sub == SUB_QUEUED)
+            CO_RETURN(&s->co, s, s->rc); /* it left before its turn */
+    }
+    if (c->sub != SUB_LIVE) /* the ring has not come yet */
+        CO_AWAIT(&s->co, ctx, c->turn);
+    fut_clear(&c->turn);
+    s->op = outq_serve(&c->q, c->sc.conn); /* live (JR-4) */
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    CO_RETURN(&s->co, s, s->rc);
+    CO_END(&s->co);
+}
+
+static void subscriber_drop(struct fut *f)
+{
+    fut_clear(&((struct subscriber *)f)->op);
+    fut_mem_free(f);
+}
+
+static const struct fut_vtable subscriber_vt = {"subscriber", subscriber_poll,
+                                                subscriber_drop};
+
+static struct fut *subscriber_new(struct client *c)
+{
+    struct subscriber *s =
+        (struct subscriber *)fut_alloc(&subscriber_vt, sizeof *s);
+
+    if (s == NULL)
+        return fut_ready(-ENOMEM);
+    s->c = c;
+    return &s->base;
 }
 
 static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
@@ -663,51 +426,29 @@ static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
     struct client *c = (struct client *)f;
 
     CO_BEGIN(&c->co);
-    c->op = fut_tcp_read_line(c->conn, &c->line, &c->len);
+    c->op = fut_tcp_read_line(c->sc.conn, &c->line, &c->len);
     CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
     if (c->rc == 1 && says(c, "PUB")) { /* JR-3 */
-        trace_event("pub #%" PRIu64, c->id);
+        trace_event("pub #%" PRIu64, c->sc.id);
         do {
-            c->op = fut_tcp_read_line(c->conn, &c->line, &c->len);
+            c->op = fut_tcp_read_line(c->sc.conn, &c->line, &c->len);
             CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
         } while (c->rc == 1 && publish(c->line, c->len) == 0);
-    } else if (c->rc == 1 && says(c, "SUB")) { /* JR-4 */
-        trace_event("sub #%" PRIu64, c->id);
-        /* Take a place in line (JR-8). The main loop replays us, writing
-         * to our connection, then rings: until then we must not end. So
-         * the wait for that ring is made before we join the line: once in
-         * line, nothing can fail. */
-        c->op = fut_chan_recv(c->bell, &c->rung);
-        if (c->op == fut_ready(-ENOMEM) || fut_chan_try_send(j.arrivals, c) < 0)
-            CO_RETURN(&c->co, c, -ENOMEM);
+    } else if (c->rc == 1 && says(c, "SUB")) {
+        c->op = subscriber_new(c);
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
-        for (;;) {
-            if (c->queue.len == 0) {
-                c->op = subscriber_wait(c);
-                CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
-                if (c->rc <= 0)
-                    break; /* the peer left (0) or failed */
-                continue;  /* rung, or a line: a subscriber's mean nothing */
-            }
-            buf_move(&c->out, &c->queue);
-            c->op = fut_tcp_write_all(c->conn, c->out.data, c->out.len);
-            CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
-            if (c->rc < 0)
-                break;
-            c->unsent -= c->out.len;
-            buf_clear(&c->out);
-        }
     } else if (c->rc == 1) {
         c->refusal = "ERR expected PUB or SUB\n"; /* JR-2 */
     }
     if (c->rc == -EMSGSIZE)
         c->refusal = "ERR line too long\n"; /* COM-6 */
     if (c->refusal != NULL) {
-        c->why = "refused";
-        c->op = fut_tcp_write_all(c->conn, c->refusal, strlen(c->refusal));
+        c->sc.why = "refused";
+        c->op = fut_tcp_write_all(c->sc.conn, c->refusal,
+                                  strlen(c->refusal));
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
     }
-    CO_RETURN(&c->co, c, 0);
+    CO_RETURN(&c->co, &c->sc, 0);
     CO_END(&c->co);
 }
 
@@ -718,146 +459,202 @@ static void client_drop(struct fut *f)
     struct client *c = (struct client *)f;
 
     fut_clear(&c->op);
-    if (c->live) {
-        if (c->prev != NULL)
-            c->prev->next = c->next;
-        else
-            j.subs = c->next;
-        if (c->next != NULL)
-            c->next->prev = c->prev;
-    }
-    trace_event("closed #%" PRIu64 "%s%s", c->id, c->why != NULL ? " " : "",
-                c->why != NULL ? c->why : "");
-    fut_tcp_close(c->conn);
-    fut_chan_free(c->bell);
-    buf_free(&c->queue);
-    buf_free(&c->out);
-    fut_clear(&c->task); /* our own handle: detaches, frees it */
-    j.clients--;
-    fut_free_mem(f);
+    fut_clear(&c->turn); /* after the select that may borrow it */
+    client_unlink(c);
+    server_client_release(&c->sc);
+    outq_free(&c->q);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable client_vt = {"client", client_poll, client_drop};
 
-/* Serves conn (takes it) in a task of its own. */
-static void spawn_client(struct fut_tcp *conn, uint64_t id)
+/* The server's new_client: a client future for a connection. */
+static struct server_client *client_new(void *arg)
 {
     struct client *c = (struct client *)fut_alloc(&client_vt, sizeof *c);
-    struct fut *task;
 
-    if (c == NULL || (c->bell = fut_chan_new(1)) == NULL) {
-        report_note("out of memory: turning a client away");
-        fut_free_mem((struct fut *)c);
-        fut_tcp_close(conn);
-        return;
+    (void)arg;
+    if (c != NULL && outq_init(&c->q) < 0) {
+        fut_mem_free(c);
+        c = NULL;
     }
-    c->conn = conn;
-    c->id = id;
-    j.clients++;
-    task = fut_scope_spawn(j.scope, &c->base, "client");
-    if (task != fut_ready(-ENOMEM))
-        c->task = task; /* the task has not run yet: it runs from the loop */
+    return c != NULL ? &c->sc : NULL;
 }
 
-/* ---------------------------------------------------------------------
- * The acceptor (JR-10). */
+/* ------------------------------------------------------------------------
+ * Main */
 
-struct acceptor {
+/* What can happen next, as the branches of the main loop's select. */
+enum turn { ON_REPLAY_OVER, ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
+
+/* The branch of the signal won: rc is the signal, or a negative errno when
+ * the select could not even be made (see next_turn). */
+static void stop_on(int rc)
+{
+    if (rc < 0) {
+        report_error("%s", report_strerror(rc));
+        j.status = EXIT_ERROR;
+    }
+}
+
+struct main_loop {
     struct fut base;
     struct co co;
-    struct fut *op;
-    struct fut_tcp *conn; /* accepted, not yet handed on */
-    bool out_of_fds;      /* said so already, this time round */
+    struct fut *op;          /* the step being awaited, or NULL */
+    struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
+    struct fut_interval *iv; /* the flush tick (JR-6) */
+    int64_t tick;
+    enum turn branch[4]; /* what each branch of the select is */
+    size_t winner;       /* the branch that won */
+    enum turn what;      /* branch[winner] */
+    void *msg;           /* what the winning receive took */
     int rc;
 };
 
-static void trace_accepted(struct fut_tcp *conn, uint64_t id)
+static void add_branch(struct main_loop *m, struct fut **fs, size_t *n,
+                       enum turn what, struct fut *f)
 {
-    char shown[ADDR_TEXT_MAX] = "?";
-    struct addr peer;
-
-    if (fut_tcp_peer(conn, &peer) == 0)
-        addr_format((struct sockaddr *)&peer.ss, shown, sizeof shown);
-    trace_event("accepted #%" PRIu64 " %s", id, shown);
+    m->branch[*n] = what;
+    fs[(*n)++] = f;
 }
 
-static enum fut_poll acceptor_poll(struct fut *f, struct fut_ctx *ctx)
+/* lesson:af-journal-replay */
+/* The select of one turn, the lowest index winning a tie: the end of a
+ * replay, the signal, the tick before a flood of events (it is not held
+ * back by them), a subscriber before events (a flood does not keep
+ * replays waiting). While a replay runs there is no tick, so writing is
+ * paused (JR-7) just by not polling it, and no new subscriber (one replay
+ * at a time, JR-8); events go on. */
+static struct fut *next_turn(struct main_loop *m)
 {
-    struct acceptor *a = (struct acceptor *)f;
+    struct fut *fs[4];
+    size_t n = 0;
 
-    CO_BEGIN(&a->co);
-    for (;;) {
-        a->op = fut_tcp_accept(j.listener, &a->conn);
-        CO_AWAIT_TAKE(&a->co, ctx, &a->op, a->rc);
-        if (a->rc == 0 && j.clients < cli.max_clients) {
-            a->out_of_fds = false;
-            trace_accepted(a->conn, ++j.next_id);
-            spawn_client(a->conn, j.next_id);
-            a->conn = NULL;
-        } else if (a->rc == 0) {
-            trace_event("busy");
-            a->op = fut_tcp_write_all(a->conn, "ERR busy\n", 9);
-            CO_AWAIT_TAKE(&a->co, ctx, &a->op, a->rc);
-            fut_tcp_close(a->conn);
-            a->conn = NULL;
-        } else {
-            /* Out of file descriptors (or memory): the connection still
-             * waits in the kernel. Turn it away with the spare descriptor
-             * if we can; otherwise rest a little, or accept would fail
-             * again at once, in a loop that burns a core. */
-            if (!a->out_of_fds)
-                report_note("accept: %s: turning clients away",
-                            report_strerror(a->rc));
-            a->out_of_fds = true;
-            if (fut_tcp_turn_away(j.listener, "ERR busy\n") > 0) {
-                trace_event("busy (out of file descriptors)");
-                continue;
-            }
-            a->op = fut_sleep_until(j.loop, clock_deadline_in(RETRY_ACCEPT_MS));
-            CO_AWAIT_TAKE(&a->co, ctx, &a->op, a->rc);
+    if (j.replay != NULL)
+        add_branch(m, fs, &n, ON_REPLAY_OVER, fut_borrow(j.replay));
+    /* fut_borrow: when another branch wins, the signal future is kept for
+     * the next turn, not dropped (the next signal would kill us). */
+    m->winner = n; /* a select that cannot be made ends the loop */
+    add_branch(m, fs, &n, ON_SIGNAL, fut_borrow(m->sig));
+    if (j.replay == NULL) {
+        add_branch(m, fs, &n, ON_TICK, fut_interval_tick(m->iv, &m->tick));
+        add_branch(m, fs, &n, ON_SUBSCRIBER,
+                   fut_chan_recv(j.arrivals, &m->msg));
+    }
+    add_branch(m, fs, &n, ON_EVENT, fut_chan_recv(j.events, &m->msg));
+    return fut_select(fs, n, &m->winner);
+}
+/* end */
+
+/* A future starts at its first poll (fut.h, P4): the signal is polled
+ * once before anyone can know our port, so that from then on SIGTERM
+ * means an orderly shutdown, never death. Then the ready line (JR-1). */
+static void start(struct main_loop *m, struct fut_ctx *ctx)
+{
+    if (fut_poll(m->sig, ctx) != FUT_PENDING) {
+        report_error("cannot catch signals");
+        j.status = EXIT_ERROR;
+    } else if (server_announce(j.server) < 0) {
+        j.status = EXIT_ERROR;
+    }
+}
+
+static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct main_loop *m = (struct main_loop *)f;
+
+    CO_BEGIN(&m->co);
+    start(m, ctx);
+    while (j.status == EXIT_DONE) {
+        m->op = next_turn(m);
+        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+        m->what = m->branch[m->winner];
+        if (m->what == ON_SIGNAL) {
+            stop_on(m->rc);
+            break;
+        } else if (m->what == ON_EVENT) {
+            number_events(m->msg); /* may close the one replayed */
+        } else if (m->what == ON_REPLAY_OVER) {
+            end_replay(m->rc);
+        } else if (m->what == ON_TICK || j.line != NULL) {
+            /* A flush at the tick (JR-6), and before a replay, whose
+             * snapshot is then the whole file (JR-4). (A subscriber that
+             * left while in line is gone from it: j.line may be NULL.) */
+            m->op = flush();
+            CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+            flushed(m->rc);
+            if (m->what == ON_SUBSCRIBER && j.status == EXIT_DONE)
+                start_replay(j.line);
         }
     }
-    CO_END(&a->co);
+    if (j.replaying != NULL) /* a signal or an error came during it */
+        close_subscriber(j.replaying, "shutdown");
+    /* The end (JR-11): nothing more is read; what was read is numbered
+     * and flushed. Then the file is cut to its whole records: after a
+     * failed write, that drops what it left of a record (JR-12); after a
+     * good flush the file has that size already. */
+    trace_event("shutdown");
+    server_stop(j.server);
+    if (j.status == EXIT_DONE) {
+        number_events(NULL);
+        m->op = flush();
+        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+        flushed(m->rc);
+    }
+    m->op = fut_file_truncate(j.f.file, (int64_t)j.f.size);
+    CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
+    CO_RETURN(&m->co, m, j.status);
+    CO_END(&m->co);
 }
 
-static void acceptor_drop(struct fut *f)
+static void main_drop(struct fut *f)
 {
-    struct acceptor *a = (struct acceptor *)f;
+    struct main_loop *m = (struct main_loop *)f;
 
-    fut_clear(&a->op);
-    fut_tcp_close(a->conn);
-    fut_free_mem(f);
+    fut_clear(&m->op);
+    fut_clear(&j.replay); /* before its subscriber's connection closes */
+    server_stop(j.server);
+    fut_clear(&m->sig);
+    fut_interval_close(m->iv);
+    fut_mem_free(f);
 }
 
-static const struct fut_vtable acceptor_vt = {"acceptor", acceptor_poll,
-                                              acceptor_drop};
+static const struct fut_vtable main_vt = {"journal", main_poll, main_drop};
 
-/* Listens, and starts the acceptor. Returns 0, or -1 after reporting. */
+static struct fut *main_loop_new(void)
+{
+    struct main_loop *m = (struct main_loop *)fut_alloc(&main_vt, sizeof *m);
+
+    if (m == NULL)
+        return fut_ready(-ENOMEM);
+    m->sig = fut_signal(j.loop);
+    m->iv = fut_interval_new(j.loop, clock_now_ms(), cli.flush_ms);
+    if (m->iv == NULL) {
+        main_drop(&m->base);
+        return fut_ready(-ENOMEM);
+    }
+    return &m->base;
+}
+
+/* Listens (JR-1, JR-10: server.c) and starts the acceptor. Returns 0, or
+ * -1 after reporting. */
 static int start_serving(void)
 {
-    char shown[ADDR_TEXT_MAX];
-    struct fut *acceptor;
-    int rc = fut_tcp_listen(j.loop, (struct sockaddr *)&cli.listen.ss,
-                            SOMAXCONN, &j.listener);
+    struct server_config cfg = {cli.max_clients, "ERR busy\n", client_new,
+                                NULL};
+    int rc;
 
-    if (rc < 0) {
-        report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
-                                 sizeof shown),
-                     report_strerror(rc));
+    j.server = server_new(j.ex, j.loop, &cli.listen, &cfg, &rc);
+    if (j.server == NULL) {
+        lsock_report_failure(&cli.listen, rc);
         return -1;
     }
-    j.scope = fut_scope_new(j.ex);
     j.events = fut_chan_new_unbounded();
     j.arrivals = fut_chan_new_unbounded();
-    acceptor = fut_alloc(&acceptor_vt, sizeof(struct acceptor));
-    if (j.scope == NULL || j.events == NULL || j.arrivals == NULL ||
-        acceptor == NULL) {
+    if (j.events == NULL || j.arrivals == NULL || server_start(j.server) < 0) {
         report_error("out of memory");
-        fut_free_mem(acceptor);
         return -1;
     }
-    fut_drop(fut_scope_spawn(j.scope, acceptor, "acceptor")); /* detached */
     return 0;
 }
 
@@ -888,16 +685,17 @@ int main(int argc, char **argv)
     }
     /* Open and check the file, listen, serve: each step reads as it runs. */
     status = EXIT_ERROR;
-    if (fut_exec_block_on(j.ex, opening_new(), "opening") == 0 &&
+    if (fut_exec_block_on(j.ex, jfile_open(&loop, cli.file, &j.f),
+                          "opening") == 0 &&
         start_serving() == 0)
         status = fut_exec_block_on(j.ex, main_loop_new(), "journal");
     if (status < 0) {
         report_error("%s", report_strerror(status));
         status = EXIT_ERROR;
     }
-    if (j.scope != NULL)
-        stop_serving();
-    fut_file_close(j.file);
+    server_free(j.server);
+    j.server = NULL;
+    fut_file_close(j.f.file);
     fut_exec_free(j.ex);
     /* Whatever was cancelled is closing; the loop runs the close
      * callbacks, and then it must be empty. */

@@ -21,6 +21,7 @@
 #include "fut/comb.h"
 #include "fut/exec.h"
 #include "fut/tcp.h"
+#include "lsock.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -113,8 +114,6 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     struct fut_exec *ex;
     struct fut_tcp_listener *l;
-    struct addr bound;
-    char shown[ADDR_TEXT_MAX];
     int status = EXIT_ERROR;
     int rc;
 
@@ -127,20 +126,15 @@ int main(int argc, char **argv)
         report_error("out of memory");
         return EXIT_ERROR;
     }
-    rc =
-        fut_tcp_listen(&loop, (struct sockaddr *)&cli.listen.ss, SOMAXCONN, &l);
-    if (rc == 0)
-        rc = fut_tcp_listener_addr(l, &bound);
+    /* Listening, the ready line, and the answer to running out of
+     * descriptors are common/lsock.h's, as in every track. */
+    rc = fut_tcp_listen(&loop, &cli.listen, "ERR busy\n", &l);
     if (rc < 0) {
-        report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
-                                 sizeof shown),
-                     report_strerror(rc));
+        lsock_report_failure(&cli.listen, rc);
+    } else if ((rc = fut_tcp_listener_announce(l)) < 0) {
+        report_error("stdout: %s", report_strerror(rc));
+        fut_tcp_listener_close(l);
     } else {
-        addr_format((const struct sockaddr *)&bound.ss, shown, sizeof shown);
-        printf("listening on %s\n", shown);
-        fflush(stdout);
-        trace_event("listening %s", shown);
         status = wait_client(&loop, ex, l);
     }
     fut_exec_free(ex);

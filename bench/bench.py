@@ -2,9 +2,9 @@
 """bench: a small, honest look at what each track's journal costs.
 
     make bench
-    /usr/bin/python3 -m bench.bench [--json FILE]
+    /usr/bin/python3 -m bench.bench [--json FILE] [--only journal|winner]
 
-Two measurements, each run 3 times per track (the median is shown):
+Three measurements, each run 3 times per track (the median is shown):
 
   idle      N subscribers (N = 100, 500) connected, past their replay (the
             file starts empty) and idle. From /proc: the journal's resident
@@ -13,6 +13,13 @@ Two measurements, each run 3 times per track (the median is shown):
   fan-out   20 subscribers; one publisher sends 2000 events at a steady
             2000 a second. Each event's latency is the time from just
             before the publisher's send to its arrival at a subscriber.
+  winner    happy-eyeballs racing three addresses, --stagger-ms 100: one
+            that hangs (a full backlog), one that refuses, one that answers.
+            Attempt 2 starts at 100 ms and is refused, attempt 3 at once
+            after it and wins. Connect-to-winner is the time from the
+            program's start to the winner's accept (seen by its listener,
+            so the program's start-up counts), and what it adds to the
+            100 ms the schedule itself takes.
 
 The clients are Python (standard library only): one thread publishes, one
 thread reads all 20 subscribers with select(). Their own overhead (the GIL,
@@ -35,7 +42,7 @@ import time
 from pathlib import Path
 
 from harness import journal as jr
-from harness import tracks
+from harness import peers, process, tracks
 
 RUNS = 3
 IDLE_COUNTS = (100, 500)
@@ -43,10 +50,7 @@ IDLE_SECONDS = 1.0
 FAN_SUBSCRIBERS = 20
 FAN_EVENTS = 2000
 FAN_RATE = 2000          # events a second
-
-SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
-         "async-futures": "futures"}
-
+WIN_STAGGER_MS = 100
 
 def say(text):
     print(text, flush=True)
@@ -208,6 +212,32 @@ def fanout_once(path):
             "total_ms": (last - start) * 1000.0, "lost": lost}
 
 
+def winner_once(path):
+    """One connect race: a dict of accept_ms (program start -> the winner's
+    accept, seen by its listener), won_ms (the program's own `won` trace
+    line, None without one) and over_ms (accept_ms - the schedule)."""
+    with peers.Server(None, fill_backlog=True, accepting=False) as hanging, \
+            peers.Server(peers.seq(peers.send(b"hello\n"),
+                                   peers.stall())) as answering:
+        refused = peers.refused_addr()
+        result = process.run([path, "--connect", hanging.addr, "--connect",
+                              refused, "--connect", answering.addr,
+                              "--stagger-ms", WIN_STAGGER_MS, "--timeout-ms",
+                              5000, "--trace"], timeout_s=10)
+        accepted = answering.conns[0].accepted_at if answering.conns else None
+    won = None
+    for line in result.stderr_lines:
+        words = line.split()
+        if len(words) >= 2 and words[1] == "won":
+            won = float(words[0])
+    accept_ms = None
+    if accepted is not None and result.rc == 0:
+        accept_ms = (accepted - result.t0) * 1000.0
+    return {"accept_ms": accept_ms, "won_ms": won,
+            "over_ms": None if accept_ms is None
+            else accept_ms - WIN_STAGGER_MS}
+
+
 def median_of(runs, key):
     values = [r[key] for r in runs if r[key] is not None]
     return statistics.median(values) if values else None
@@ -235,7 +265,7 @@ def print_tables(results):
     for track, res in results.items():
         for n in IDLE_COUNTS:
             r = res["idle"][str(n)]
-            rows.append((SHORT.get(track, track), str(n),
+            rows.append((tracks.short_name(track), str(n),
                          fmt(r["rss_kib"], 0), fmt(r["threads"], 0),
                          fmt(r["rss_per_conn_kib"]), fmt(r["cpu_ms_per_s"])))
     table(head, rows)
@@ -248,7 +278,7 @@ def print_tables(results):
     rows = []
     for track, res in results.items():
         r = res["fanout"]
-        rows.append((SHORT.get(track, track), fmt(r["median_ms"], 2),
+        rows.append((tracks.short_name(track), fmt(r["median_ms"], 2),
                      fmt(r["p99_ms"], 2), fmt(r["total_ms"], 0),
                      fmt(r["lost"], 0)))
     table(head, rows)
@@ -258,6 +288,22 @@ def print_tables(results):
     say("  the journal): an upper bound on what the journal itself adds.")
     say(f"  total = first send -> last delivery (the sending alone "
         f"takes {FAN_EVENTS / FAN_RATE * 1000:.0f} ms).")
+
+
+def print_winner(results):
+    say("")
+    say(f"Connect-to-winner: happy-eyeballs, --stagger-ms {WIN_STAGGER_MS}, "
+        f"hanging / refused / answering (median of {RUNS} runs)")
+    head = ("track", "accept ms", "won ms", "over schedule ms")
+    rows = [(SHORT.get(track, track), fmt(r["accept_ms"]), fmt(r["won_ms"]),
+             fmt(r["over_ms"])) for track, r in results.items()]
+    table(head, rows)
+    say(f"  accept = program start -> the winner's listener accepts; the "
+        f"schedule alone")
+    say(f"  takes {WIN_STAGGER_MS} ms (attempt 2 is due then and refused; "
+        f"attempt 3 starts at once).")
+    say("  won = the program's own `won` trace line (its clock starts a "
+        "little later).")
 
 
 def table(head, rows):
@@ -279,10 +325,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE",
                         help="also write every run's raw numbers to FILE")
+    parser.add_argument("--only", choices=("journal", "winner"),
+                        help="run one part only")
     args = parser.parse_args()
 
-    entries = tracks.with_contract("journal")
-    missing = [e.id for e in entries if not os.access(e.path, os.X_OK)]
+    entries = [] if args.only == "winner" else tracks.with_contract("journal")
+    racers = ([] if args.only == "journal"
+              else tracks.with_contract("happy-eyeballs"))
+    missing = [e.id for e in entries + racers
+               if not os.access(e.path, os.X_OK)]
     if missing:
         say(f"not built: {', '.join(missing)} (run make first)")
         return 1
@@ -318,12 +369,26 @@ def main():
                          ("median_ms", "p99_ms", "total_ms", "lost")}
         results[e.track] = res
 
-    print_tables(results)
+    winners = {}
+    for e in racers:
+        runs = []
+        for k in range(RUNS):
+            say(f"  {e.track}: connect race, run {k + 1}/{RUNS}")
+            runs.append(winner_once(e.path))
+        winners[e.track] = {key: median_of(runs, key) for key in
+                            ("accept_ms", "won_ms", "over_ms")}
+        winners[e.track]["runs"] = runs
+
+    if results:
+        print_tables(results)
+    if winners:
+        print_winner(winners)
     say(f"\n(took {time.monotonic() - began:.0f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "nproc": len(os.sched_getaffinity(0)), "results": results},
+             "nproc": len(os.sched_getaffinity(0)), "results": results,
+             "winner": winners},
             indent=2) + "\n")
         say(f"raw numbers written to {args.json}")
     return 0

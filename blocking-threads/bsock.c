@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "trace.h"
 
 int bsock_socket(const struct addr *addr)
 {
@@ -94,4 +95,71 @@ int bsock_send_all(int fd, const void *data, size_t n, int64_t deadline_ms)
         }
     }
     return 0;
+}
+
+/* BEGIN SOLUTION */
+/* lesson:bsock-read-line */
+/* One recv() into the framer, bounded by the deadline. Returns 1 when
+ * bytes came, 0 at the end of the stream, -EAGAIN when a slice of
+ * SO_RCVTIMEO ran out or a signal came (call again), or a negative errno
+ * (-ETIMEDOUT: no time left). */
+static int bsock_fill(int fd, struct line_framer *fr, int64_t deadline_ms)
+{
+    size_t room;
+    char *dst;
+    ssize_t n;
+
+    /* Before EVERY recv: the time left until the one deadline. A peer
+     * sending a byte every 100 ms wakes us often, but each wake leaves
+     * less time for the next recv, never more. */
+    if (deadline_ms != BSOCK_FOREVER) {
+        int rc = bsock_arm(fd, SO_RCVTIMEO, deadline_ms);
+
+        if (rc < 0)
+            return rc; /* -ETIMEDOUT: no time left */
+    }
+    dst = line_framer_space(fr, &room);
+    n = recv(fd, dst, room, 0);
+    if (n > 0) {
+        trace_event("read %zd", n);
+        line_framer_commit(fr, (size_t)n);
+        return 1;
+    }
+    if (n == 0)
+        return 0;
+    /* EAGAIN: SO_RCVTIMEO ran out. Whether that was the deadline is for
+     * our own clock to say, at the next bsock_arm(). */
+    return bsock_should_retry(errno) ? -EAGAIN : -errno;
+}
+/* end */
+/* STUB
+// TODO: one recv() from fd into the framer (line_framer_space, then
+// line_framer_commit), never waiting past deadline_ms (BSOCK_FOREVER: no
+// bound). Returns 1 when bytes came (trace "read N"), 0 at the end of the
+// stream, -EAGAIN when the recv() gave up early and may be tried again,
+// -ETIMEDOUT when no time is left, or another negative errno.
+static int bsock_fill(int fd, struct line_framer *fr, int64_t deadline_ms)
+{
+    (void)fd;
+    (void)fr;
+    (void)deadline_ms;
+    return -ENOSYS;
+}
+END SOLUTION */
+
+int bsock_read_line(int fd, struct line_framer *fr, int64_t deadline_ms,
+                    const struct bsock_cancel *cancel, const char **line,
+                    size_t *len)
+{
+    for (;;) {
+        int rc = line_framer_next(fr, line, len);
+
+        if (rc != 0)
+            return rc; /* a line, or a line too long */
+        if (cancel != NULL && cancel->cancelled(cancel->arg))
+            return -ECANCELED;
+        rc = bsock_fill(fd, fr, deadline_ms);
+        if (rc <= 0 && rc != -EAGAIN)
+            return rc;
+    }
 }

@@ -19,11 +19,13 @@
 #ifndef KIT_BSOCK_H
 #define KIT_BSOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "addr.h"
+#include "line.h"
 
 /* A deadline that never comes: the call blocks as long as it takes. */
 #define BSOCK_FOREVER INT64_MAX
@@ -50,5 +52,27 @@ int bsock_connect(int fd, const struct addr *addr, int64_t deadline_ms);
  * Returns 0 or a negative errno (-EPIPE, -ECONNRESET, -ETIMEDOUT ...).
  * Never raises SIGPIPE. */
 int bsock_send_all(int fd, const void *data, size_t n, int64_t deadline_ms);
+
+/* Another thread's way to stop a read (see bsock_read_line): asked before
+ * every recv(), because a peer that trickles bytes would otherwise keep a
+ * reader going after its socket was shut down (bytes already queued are
+ * still handed out). */
+struct bsock_cancel {
+    bool (*cancelled)(void *arg); /* true: stop reading */
+    void *arg;                    /* borrowed; passed to cancelled() */
+};
+
+/* Reads from fd into the framer fr until fr holds a complete line, and
+ * hands it out in *line and *len (borrowed from fr, valid until the next
+ * call on fr; lines fr already holds come first, without a recv()). Each
+ * recv() is bounded by deadline_ms (SO_RCVTIMEO armed to the time left
+ * before EVERY call), or not bounded at all with BSOCK_FOREVER; cancel may
+ * be NULL. Traces "read N" after each recv(). Returns 1, 0 when the peer
+ * closed first (line_framer_pending(fr) then says whether mid-line), or a
+ * negative errno: -EMSGSIZE (a line too long), -ETIMEDOUT, -ECANCELED,
+ * -ECONNRESET ... */
+int bsock_read_line(int fd, struct line_framer *fr, int64_t deadline_ms,
+                    const struct bsock_cancel *cancel, const char **line,
+                    size_t *len);
 
 #endif

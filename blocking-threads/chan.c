@@ -26,6 +26,7 @@ struct chan {
     size_t head;              /* (lock) index of the oldest item */
     size_t count;             /* (lock) items queued, 0..capacity */
     bool closed;              /* (lock) set once by chan_close, never reset */
+    size_t waiters;           /* (lock) threads in a wait below */
 };
 
 /* Condition variables measure their timeouts on CLOCK_REALTIME unless told
@@ -95,8 +96,10 @@ int chan_send(struct chan *c, void *item)
     int rc = 0;
 
     pthread_mutex_lock(&c->lock);
+    c->waiters++;
     while (c->count == c->capacity && !c->closed)
         pthread_cond_wait(&c->not_full, &c->lock);
+    c->waiters--;
     if (c->closed) {
         rc = -EPIPE; /* nobody will receive it: the caller keeps it */
     } else {
@@ -113,8 +116,10 @@ int chan_recv(struct chan *c, void **item)
     int rc = 0;
 
     pthread_mutex_lock(&c->lock);
+    c->waiters++;
     while (c->count == 0 && !c->closed)
         pthread_cond_wait(&c->not_empty, &c->lock);
+    c->waiters--;
     /* Closed but not empty: hand out what is left before saying EPIPE. */
     if (c->count > 0)
         *item = chan_take(c);
@@ -147,6 +152,7 @@ int chan_recv_until(struct chan *c, void **item, int64_t deadline_ms)
     int rc = 0;
 
     pthread_mutex_lock(&c->lock);
+    c->waiters++;
     /* The deadline is checked on our own clock, not trusted from the
      * ETIMEDOUT of the wait: a wait may end a little early (rounding) or
      * for no reason at all (a spurious wake-up), and the loop simply
@@ -156,6 +162,7 @@ int chan_recv_until(struct chan *c, void **item, int64_t deadline_ms)
 
         pthread_cond_timedwait(&c->not_empty, &c->lock, &until);
     }
+    c->waiters--;
     if (c->count > 0)
         *item = chan_take(c);
     else if (c->closed)
@@ -174,6 +181,16 @@ void chan_close(struct chan *c)
     pthread_cond_broadcast(&c->not_empty);
     pthread_cond_broadcast(&c->not_full);
     pthread_mutex_unlock(&c->lock);
+}
+
+size_t chan_waiters(struct chan *c)
+{
+    size_t n;
+
+    pthread_mutex_lock(&c->lock);
+    n = c->waiters;
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }
 
 void chan_free(struct chan *c, void (*drop)(void *item))

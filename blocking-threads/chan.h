@@ -55,6 +55,12 @@ int chan_recv_until(struct chan *c, void **item, int64_t deadline_ms);
  * queued stay receivable. Closing twice is harmless. */
 void chan_close(struct chan *c);
 
+/* How many threads are blocked in the channel at this moment: receivers
+ * waiting for an item and senders waiting for room. Meant for tests, which
+ * must know that another thread has blocked before they act on it; the
+ * answer may be out of date as soon as it is returned. */
+size_t chan_waiters(struct chan *c);
+
 /* Frees the channel. Every item still queued is passed to drop (which may
  * be NULL when the items need no freeing). No thread may be using c, or
  * use it afterwards. c may be NULL. */

@@ -27,11 +27,10 @@
 
 #include "addr.h"
 #include "bsock.h"
-#include "buf.h"
+#include "batch.h"
 #include "chan.h"
 #include "cli.h"
 #include "clock.h"
-#include "json.h"
 #include "line.h"
 #include "proc.h"
 #include "report.h"
@@ -77,8 +76,10 @@ struct source {
 };
 
 /* BEGIN SOLUTION */
-static bool source_cancelled(struct source *src)
+/* Whether main has cancelled the reader (a bsock_cancel check). */
+static bool source_cancelled(void *arg)
 {
+    struct source *src = arg;
     bool cancelled;
 
     pthread_mutex_lock(&src->lock);
@@ -134,36 +135,22 @@ static int reader_send_event(struct source *src, const char *line, size_t len)
  * Returns 0 when the source closed, or a negative errno. */
 static int reader_loop(struct source *src, int fd, struct line_framer *fr)
 {
-    for (;;) {
-        const char *line;
-        size_t len, room;
-        char *dst;
-        ssize_t n;
-        int rc;
+    /* recv() has no timeout: main keeps the time. */
+    const struct bsock_cancel cancel = {source_cancelled, src};
+    const char *line;
+    size_t len;
+    int rc;
 
-        while ((rc = line_framer_next(fr, &line, &len)) == 1) {
-            rc = reader_send_event(src, line, len);
-            if (rc < 0)
-                return rc;
-        }
+    while ((rc = bsock_read_line(fd, fr, BSOCK_FOREVER, &cancel, &line,
+                                 &len)) == 1) {
+        rc = reader_send_event(src, line, len);
         if (rc < 0)
-            return rc; /* -EMSGSIZE: a line too long */
-        if (source_cancelled(src))
-            return -ECANCELED;
-        dst = line_framer_space(fr, &room);
-        n = recv(fd, dst, room, 0); /* no timeout: main keeps the time */
-        if (n > 0) {
-            trace_event("read %zd", n);
-            line_framer_commit(fr, (size_t)n);
-        } else if (n == 0) {
-            /* A partial line before the end is not an event (COM-6). */
-            trace_event("closed%s",
-                        line_framer_pending(fr) > 0 ? " mid-line" : "");
-            return 0;
-        } else if (errno != EINTR) {
-            return -errno;
-        }
+            return rc;
     }
+    if (rc == 0) /* a partial line before the end is not an event (COM-6) */
+        trace_event("closed%s",
+                    line_framer_pending(fr) > 0 ? " mid-line" : "");
+    return rc;
 }
 
 /* Connects, then reads. Returns like reader_loop(); *connected says
@@ -222,51 +209,6 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* The events of the batch being gathered. */
-struct batch {
-    struct buf json; /* the events as JSON strings, comma-separated */
-    size_t count;    /* how many */
-};
-
-/* Adds one event to the batch. Returns 0 or -ENOMEM. */
-static int batch_add(struct batch *b, const char *event, size_t len)
-{
-    int rc = b->count > 0 ? buf_putc(&b->json, ',') : 0;
-
-    if (rc == 0)
-        rc = json_append_string(&b->json, event, len);
-    if (rc == 0)
-        b->count++;
-    return rc;
-}
-
-/* Writes {"tick":K,"ms":M,"events":[...]} (with "final":true when final)
- * and a '\n' to stdout with one fwrite, flushes, and empties the batch.
- * Returns 0 or a negative errno. */
-static int batch_write(struct batch *b, int64_t tick, bool final)
-{
-    struct buf out = BUF_INIT;
-    int64_t ms = clock_since_start_ms();
-    int rc = buf_printf(&out,
-                        "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
-                        tick, ms);
-
-    if (rc == 0 && b->json.len > 0)
-        rc = buf_append(&out, b->json.data, b->json.len);
-    if (rc == 0)
-        rc = buf_puts(&out, final ? "],\"final\":true}\n" : "]}\n");
-    if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
-                    fflush(stdout) != 0))
-        rc = errno != 0 ? -errno : -EIO;
-    if (rc == 0)
-        trace_event("tick %" PRId64 " %zu events%s", tick, b->count,
-                    final ? " final" : "");
-    buf_free(&out);
-    buf_clear(&b->json);
-    b->count = 0;
-    return rc;
-}
-
 /* Takes one message from the reader: an event goes into the batch; the
  * end is kept in *end. Returns 0 or a negative errno. */
 static int take_message(struct msg *m, struct batch *pending, struct msg **end)
@@ -285,24 +227,22 @@ static int take_message(struct msg *m, struct batch *pending, struct msg **end)
 
 /* lesson:dashboard-tick */
 /* The main thread's loop: a batch at every tick until the source ends.
- * Tick K is due at start + K * tick_ms, on an absolute schedule: a late
- * tick does not push the next ones back. Returns 0 with the reader's last
- * message in *end (NULL if it had no memory for one), or a negative errno
- * when writing failed. *tick is the next tick number. */
-static int tick_loop(struct source *src, struct batch *pending, int64_t *tick,
-                     struct msg **end)
+ * The schedule is absolute (common/batch.h): tick K is due at start +
+ * K * tick_ms, so a late tick does not push the next ones back. Returns 0
+ * with the reader's last message in *end (NULL if it had no memory for
+ * one), or a negative errno when writing failed. */
+static int tick_loop(struct source *src, struct batch *pending,
+                     struct batch_sched *sched, struct msg **end)
 {
-    /* The start on the ms clock, rounded UP: rounded down, a tick could
-     * come up to 1 ms before K * tick_ms since the start. */
-    int64_t start = (clock_start_us() + 999) / 1000;
-
     *end = NULL;
     for (;;) {
-        int64_t due = start + *tick * cli.tick_ms;
+        int64_t due, now, tick;
         void *item;
-        /* Wait for a message, but never past the tick's due time. */
-        int rc = chan_recv_until(src->events, &item, due);
+        int rc;
 
+        batch_sched_next(sched, clock_now_ms(), &due);
+        /* Wait for a message, but never past the tick's due time. */
+        rc = chan_recv_until(src->events, &item, due);
         if (rc == -EPIPE)
             return 0; /* closed without a MSG_END: no memory for one */
         if (rc == 0) {
@@ -311,22 +251,17 @@ static int tick_loop(struct source *src, struct batch *pending, int64_t *tick,
                 return rc;
         }
         /* Look at the clock after EVERY message, not only when the
-         * channel is empty: under a flood it never is. */
-        if (clock_now_ms() >= due) {
-            /* Late by whole periods (the process was stopped, say)? Then
-             * write only the most recent tick that is due: the missed ones
-             * are skipped, never written in a burst. */
-            int64_t now_tick = (clock_now_ms() - start) / cli.tick_ms;
-
-            if (now_tick > *tick) {
-                trace_event("tick %" PRId64 " to %" PRId64 " skipped", *tick,
-                            now_tick - 1);
-                *tick = now_tick;
-            }
-            rc = batch_write(pending, *tick, false);
+         * channel is empty: under a flood it never is. Late by whole
+         * periods (the process was stopped, say)? Then the schedule hands
+         * out only the most recent tick due: the missed ones are skipped,
+         * never written in a burst. */
+        now = clock_now_ms();
+        tick = batch_sched_next(sched, now, &due);
+        if (now >= due) {
+            rc = batch_write(pending, tick, false);
             if (rc < 0)
                 return rc;
-            (*tick)++;
+            batch_sched_done(sched, tick);
         }
     }
 }
@@ -361,7 +296,8 @@ static void source_cancel(struct source *src)
 }
 
 /* How the source ended, on stdout and stderr. Returns the exit status. */
-static int finish(struct batch *pending, int64_t tick, const struct msg *end)
+static int finish(struct batch *pending, const struct batch_sched *sched,
+                  const struct msg *end)
 {
     int err = end == NULL ? -ENOMEM : end->err;
     int rc = 0;
@@ -369,7 +305,7 @@ static int finish(struct batch *pending, int64_t tick, const struct msg *end)
     /* No final batch when there never was a connection: it is then a
      * plain "could not connect" error. */
     if (end == NULL || end->connected)
-        rc = batch_write(pending, tick, true);
+        rc = batch_write(pending, batch_sched_final(sched), true);
     if (err == 0 && rc < 0) {
         err = rc;
         report_error("cannot write a batch: %s", report_strerror(rc));
@@ -383,30 +319,32 @@ static int finish(struct batch *pending, int64_t tick, const struct msg *end)
 /* Starts the reader, runs the ticks, ends both. Returns the exit status. */
 static int dashboard(struct source *src)
 {
-    struct batch pending = {BUF_INIT, 0};
+    struct batch pending = BATCH_INIT;
+    struct batch_sched sched;
     struct msg *end = NULL;
-    int64_t tick = 1;
     int rc, status;
+
+    batch_sched_init(&sched, clock_start_us(), cli.tick_ms);
 
     rc = pthread_create(&src->reader, NULL, reader_main, src);
     if (rc != 0) {
         report_error("pthread_create: %s", strerror(rc));
         return EXIT_ERROR;
     }
-    rc = tick_loop(src, &pending, &tick, &end);
+    rc = tick_loop(src, &pending, &sched, &end);
     if (rc < 0) {
         report_error("cannot write a batch: %s", report_strerror(rc));
         source_cancel(src);
         status = EXIT_ERROR;
     } else {
-        status = finish(&pending, tick, end);
+        status = finish(&pending, &sched, end);
     }
     /* The reader has sent its MSG_END: it is about to return, if it has
      * not already. Joining it is what guarantees it is gone. */
     pthread_join(src->reader, NULL);
     trace_event("joined");
     free(end);
-    buf_free(&pending.json);
+    batch_free(&pending);
     return status;
 }
 /* STUB

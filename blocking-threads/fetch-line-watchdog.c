@@ -76,8 +76,10 @@ static bool job_publish_fd(struct job *job, int fd)
     return ok;
 }
 
-static bool job_cancelled(struct job *job)
+/* Whether main has cancelled the job (also a bsock_cancel check). */
+static bool job_cancelled(void *arg)
 {
+    struct job *job = arg;
     bool cancelled;
 
     pthread_mutex_lock(&job->lock);
@@ -98,38 +100,6 @@ static void job_close_fd(struct job *job)
     trace_event("closed");
 }
 
-/* Reads until a line is complete, with plain blocking recv() calls: no
- * timeout, the watchdog keeps the time. Same returns as fetch-line's
- * read_line(), plus -ECANCELED. */
-static int worker_read_line(struct job *job, int fd, struct line_framer *fr,
-                            const char **line, size_t *len)
-{
-    for (;;) {
-        int rc = line_framer_next(fr, line, len);
-        size_t room;
-        char *dst;
-        ssize_t n;
-
-        if (rc != 0)
-            return rc;
-        /* A peer that keeps trickling could feed us for ever, even after
-         * shutdown (bytes already queued are still handed out): look at
-         * the flag before every call that may block. */
-        if (job_cancelled(job))
-            return -ECANCELED;
-        dst = line_framer_space(fr, &room);
-        n = recv(fd, dst, room, 0);
-        if (n > 0) {
-            trace_event("read %zd", n);
-            line_framer_commit(fr, (size_t)n);
-        } else if (n == 0) {
-            return 0; /* the peer closed, or main shut us down */
-        } else if (errno != EINTR) {
-            return -errno;
-        }
-    }
-}
-
 /* Sends send_text and its '\n'. Returns 0 or a negative errno. */
 static int worker_send(int fd)
 {
@@ -146,7 +116,12 @@ static int worker_send(int fd)
     return rc;
 }
 
-/* Connect, send, read, with no timeouts. Returns like worker_read_line(). */
+/* Connect, send, read, with no timeouts: the watchdog keeps the time.
+ * Returns like bsock_read_line(): 1 with the line, 0 when the peer closed
+ * (or main shut us down) before a '\n', or a negative errno (-ECANCELED).
+ * A peer that keeps trickling could feed us for ever, even after shutdown
+ * (bytes already queued are still handed out): the read asks the flag
+ * before every call that may block. */
 static int worker_fetch(struct job *job, int fd, struct line_framer *fr,
                         const char **line, size_t *len)
 {
@@ -169,7 +144,9 @@ static int worker_fetch(struct job *job, int fd, struct line_framer *fr,
         if (rc < 0)
             return rc;
     }
-    return worker_read_line(job, fd, fr, line, len);
+    return bsock_read_line(fd, fr, BSOCK_FOREVER,
+                           &(struct bsock_cancel){job_cancelled, job}, line,
+                           len);
 }
 
 /* Returns a new result (free with free()), or NULL without memory. */

@@ -48,41 +48,6 @@ static int send_line(int fd, int64_t deadline)
 }
 
 /* lesson:fetch-line-deadline */
-/* Reads until fr holds a complete line and hands it out in *line and *len
- * (borrowed from fr). Returns 1, 0 when the peer closed before a '\n',
- * or a negative errno (-ETIMEDOUT, -EMSGSIZE for a line too long ...). */
-static int read_line(int fd, struct line_framer *fr, int64_t deadline,
-                     const char **line, size_t *len)
-{
-    for (;;) {
-        int rc = line_framer_next(fr, line, len);
-        size_t room;
-        char *dst;
-        ssize_t n;
-
-        if (rc != 0)
-            return rc; /* a line, or a line too long */
-        /* Before EVERY recv: the time left until the one deadline. A
-         * peer sending a byte every 100 ms wakes us often, but each wake
-         * leaves less time for the next recv, never more. */
-        rc = bsock_arm(fd, SO_RCVTIMEO, deadline);
-        if (rc < 0)
-            return rc; /* -ETIMEDOUT: no time left */
-        dst = line_framer_space(fr, &room);
-        n = recv(fd, dst, room, 0);
-        if (n > 0) {
-            trace_event("read %zd", n);
-            line_framer_commit(fr, (size_t)n);
-        } else if (n == 0) {
-            return 0;
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            return -errno;
-        }
-        /* EAGAIN: SO_RCVTIMEO ran out. Whether that was the deadline is
-         * for our own clock to say, at the top of the next round. */
-    }
-}
-
 /* The whole operation on the socket fd. Returns 1 with the line in *line
  * and *len (borrowed from fr), 0 when the peer closed before a '\n', or a
  * negative errno. */
@@ -106,7 +71,7 @@ static int fetch(int fd, struct line_framer *fr, const char **line, size_t *len)
         if (rc < 0)
             return rc;
     }
-    return read_line(fd, fr, deadline, line, len);
+    return bsock_read_line(fd, fr, deadline, NULL, line, len);
 }
 /* end */
 /* STUB

@@ -8,7 +8,8 @@
  * The threads, and the one thing each of them blocks on:
  *
  *   main        accept() (in server.c), one connection thread per client.
- *   signals     sigwait() for SIGINT or SIGTERM, then starts the shutdown.
+ *   signals     sigwait() for SIGINT or SIGTERM (in server.c), then starts
+ *               the shutdown.
  *   flusher     sleeps until the oldest pending event is --flush-ms old,
  *               then write()s everything pending to the file.
  *   connection  recv() from its client. A publisher's thread publishes
@@ -44,7 +45,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,10 +60,14 @@
 #include "jfile.h"
 #include "jrec.h"
 #include "line.h"
+#include "lsock.h"
 #include "proc.h"
 #include "report.h"
 #include "server.h"
 #include "trace.h"
+
+/* ------------------------------------------------------------------------
+ * Options and state */
 
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct journal_cli cli;
@@ -71,8 +75,6 @@ static struct journal_cli cli;
 /* Bytes per read() of the file, and per send() of a subscriber's queue. */
 enum { IO_CHUNK = 64 * 1024 };
 
-/* ------------------------------------------------------------------------
- * State */
 
 /* A subscriber. It lives on its connection thread's stack: that thread
  * starts the writer, and returns only after the subscriber has left
@@ -113,7 +115,6 @@ static struct journal {
     pthread_cond_t turn;       /* subscribers wait here for their turn */
     bool stopping;             /* shutdown has started */
     int status;                /* the exit status */
-    bool signals_quit;         /* main tells the signal thread to return */
 
     /* Set before any thread starts, then read-only. */
     struct server *server;
@@ -125,54 +126,11 @@ static struct journal {
     .status = EXIT_DONE,
 };
 
-/* ------------------------------------------------------------------------
- * Shutdown */
-
-/* Starts the shutdown, from any thread: stop accepting (server_run() in
- * main returns once every connection is done) and wake the flusher.
- * status is the exit status; an error wins over a clean stop. */
-static void journal_stop(int status)
-{
-    pthread_mutex_lock(&j.lock);
-    if (status != EXIT_DONE)
-        j.status = status;
-    j.stopping = true;
-    pthread_cond_broadcast(&j.flush_wake);
-    pthread_mutex_unlock(&j.lock);
-    server_stop(j.server);
-}
-
-/* The signal thread. SIGINT and SIGTERM are blocked in every thread, so
- * they stay pending until this thread takes one with sigwait(): a signal
- * becomes an ordinary event in an ordinary thread, which may lock mutexes
- * and call anything (a signal handler could do neither). It runs until
- * main, at the very end, sets j.signals_quit and wakes it with a signal of
- * its own; it never returns earlier, so main's pthread_kill() always
- * finds it alive. */
-static void *signal_main(void *arg)
-{
-    const sigset_t *set = arg;
-    int sig;
-
-    for (;;) {
-        bool quit, first;
-
-        if (sigwait(set, &sig) != 0)
-            continue;
-        pthread_mutex_lock(&j.lock);
-        quit = j.signals_quit;
-        first = !j.stopping;
-        pthread_mutex_unlock(&j.lock);
-        if (quit)
-            return NULL;
-        if (first)
-            trace_event("shutdown %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        journal_stop(EXIT_DONE);
-    }
-}
+/* Starts the shutdown (see Main). */
+static void journal_stop(int status);
 
 /* ------------------------------------------------------------------------
- * The file, and the flusher thread */
+ * The file */
 
 /* Appends count records to the file; j.file_lock must be held. Returns 0
  * or a negative errno; on the first failure, reports it and stops the journal (JR-12): jfile has
@@ -263,7 +221,7 @@ static void *flusher_main(void *arg)
 }
 
 /* ------------------------------------------------------------------------
- * Subscribers and their queues (j.lock held for all of these) */
+ * Live fan-out */
 
 static void sub_register_locked(struct sub *s)
 {
@@ -355,8 +313,58 @@ static int publish(const char *event, size_t len)
     return rc;
 }
 
+/* Sends one batch taken from s's queue, counting each chunk as sent. */
+static int sub_send_batch(struct sub *s, const struct buf *batch)
+{
+    size_t done = 0;
+
+    while (done < batch->len) {
+        size_t n = batch->len - done < IO_CHUNK ? batch->len - done : IO_CHUNK;
+        /* No deadline: a subscriber may read as slowly as it likes. If it
+         * falls too far behind, a publisher closes it (--max-backlog) and
+         * the shutdown() makes this send() return. */
+        int rc =
+            bsock_send_all(s->conn->fd, batch->data + done, n, BSOCK_FOREVER);
+
+        if (rc < 0)
+            return rc;
+        done += n;
+        pthread_mutex_lock(&j.lock);
+        s->unsent -= n;
+        pthread_mutex_unlock(&j.lock);
+    }
+    return 0;
+}
+
+/* After the replay: sends s the events queued for it, until it closes. */
+static void sub_send_live(struct sub *s)
+{
+    struct buf batch = BUF_INIT;
+    int rc = 0;
+
+    pthread_mutex_lock(&j.lock);
+    while (rc == 0) {
+        while (!s->closed && s->out.len == 0)
+            pthread_cond_wait(&s->wake, &j.lock);
+        if (s->closed)
+            break;
+        /* Swap the queue with the (empty) batch: j.lock is held for a few
+         * word copies, never for a send. */
+        struct buf full = s->out;
+
+        s->out = batch;
+        batch = full;
+        pthread_mutex_unlock(&j.lock);
+        rc = sub_send_batch(s, &batch);
+        buf_clear(&batch);
+        pthread_mutex_lock(&j.lock);
+    }
+    pthread_mutex_unlock(&j.lock);
+    buf_free(&batch);
+}
+
 /* ------------------------------------------------------------------------
- * A subscriber's writer thread */
+ * Replay */
 
 /* Waits until it is s's turn to replay (JR-8). A ticket lock: tickets are
  * handed out in the order subscribers arrive, and each one waits until
@@ -456,55 +464,8 @@ static int replay(struct sub *s)
 }
 /* end */
 
-/* Sends one batch taken from s's queue, counting each chunk as sent. */
-static int sub_send_batch(struct sub *s, const struct buf *batch)
-{
-    size_t done = 0;
-
-    while (done < batch->len) {
-        size_t n = batch->len - done < IO_CHUNK ? batch->len - done : IO_CHUNK;
-        /* No deadline: a subscriber may read as slowly as it likes. If it
-         * falls too far behind, a publisher closes it (--max-backlog) and
-         * the shutdown() makes this send() return. */
-        int rc =
-            bsock_send_all(s->conn->fd, batch->data + done, n, BSOCK_FOREVER);
-
-        if (rc < 0)
-            return rc;
-        done += n;
-        pthread_mutex_lock(&j.lock);
-        s->unsent -= n;
-        pthread_mutex_unlock(&j.lock);
-    }
-    return 0;
-}
-
-/* After the replay: sends s the events queued for it, until it closes. */
-static void sub_send_live(struct sub *s)
-{
-    struct buf batch = BUF_INIT;
-    int rc = 0;
-
-    pthread_mutex_lock(&j.lock);
-    while (rc == 0) {
-        while (!s->closed && s->out.len == 0)
-            pthread_cond_wait(&s->wake, &j.lock);
-        if (s->closed)
-            break;
-        /* Swap the queue with the (empty) batch: j.lock is held for a few
-         * word copies, never for a send. */
-        struct buf full = s->out;
-
-        s->out = batch;
-        batch = full;
-        pthread_mutex_unlock(&j.lock);
-        rc = sub_send_batch(s, &batch);
-        buf_clear(&batch);
-        pthread_mutex_lock(&j.lock);
-    }
-    pthread_mutex_unlock(&j.lock);
-    buf_free(&batch);
-}
+/* ------------------------------------------------------------------------
+ * Clients */
 
 static void *sub_writer_main(void *arg)
 {
@@ -524,32 +485,6 @@ static void *sub_writer_main(void *arg)
     return NULL;
 }
 
-/* ------------------------------------------------------------------------
- * Connection threads */
-
-/* Reads until f holds a complete line. Returns 1 (*line, *len set,
- * borrowed from f), 0 at EOF, or a negative errno (-EMSGSIZE: too long). */
-static int read_line(int fd, struct line_framer *f, const char **line,
-                     size_t *len)
-{
-    for (;;) {
-        int rc = line_framer_next(f, line, len);
-        size_t room;
-        char *dst;
-        ssize_t n;
-
-        if (rc != 0)
-            return rc;
-        dst = line_framer_space(f, &room);
-        n = recv(fd, dst, room, 0);
-        if (n == 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n > 0)
-            line_framer_commit(f, (size_t)n);
-    }
-}
 
 /* A publisher (JR-3): every line is an event, until EOF or an error. */
 static void serve_publisher(struct server_conn *c, struct line_framer *f)
@@ -559,14 +494,14 @@ static void serve_publisher(struct server_conn *c, struct line_framer *f)
     int rc;
 
     trace_event("pub #%" PRIu64, c->id);
-    while ((rc = read_line(c->fd, f, &line, &len)) == 1) {
+    while ((rc = bsock_read_line(c->fd, f, BSOCK_FOREVER, NULL, &line, &len)) == 1) {
         if (publish(line, len) < 0) {
             report_error("out of memory: closing publisher %s", c->peer);
             return;
         }
     }
     if (rc == -EMSGSIZE) /* COM-6 */
-        server_refuse(c->fd, "ERR line too long\n");
+        lsock_turn_away(c->fd, "ERR line too long\n");
 }
 
 /* A subscriber (JR-4): the writer thread does the sending; this thread
@@ -625,22 +560,44 @@ static void serve(struct server_conn *c)
     int rc = line_framer_init(&f, LINE_MAX_BYTES);
 
     if (rc == 0)
-        rc = read_line(c->fd, &f, &line, &len);
+        rc = bsock_read_line(c->fd, &f, BSOCK_FOREVER, NULL, &line, &len);
     if (rc == 1 && len == 3 && memcmp(line, "PUB", 3) == 0) {
         serve_publisher(c, &f);
     } else if (rc == 1 && len == 3 && memcmp(line, "SUB", 3) == 0) {
         line_framer_free(&f); /* a subscriber's lines are never read */
         serve_subscriber(c);
     } else if (rc == 1) {
-        server_refuse(c->fd, "ERR expected PUB or SUB\n");
+        lsock_turn_away(c->fd, "ERR expected PUB or SUB\n");
     } else if (rc == -EMSGSIZE) {
-        server_refuse(c->fd, "ERR line too long\n");
+        lsock_turn_away(c->fd, "ERR line too long\n");
     }
     line_framer_free(&f);
 }
 
 /* ------------------------------------------------------------------------
- * Start and stop */
+ * Main */
+
+/* Starts the shutdown, from any thread: stop accepting (server_run() in
+ * main returns once every connection is done) and wake the flusher.
+ * status is the exit status; an error wins over a clean stop. */
+static void journal_stop(int status)
+{
+    pthread_mutex_lock(&j.lock);
+    if (status != EXIT_DONE)
+        j.status = status;
+    j.stopping = true;
+    pthread_cond_broadcast(&j.flush_wake);
+    pthread_mutex_unlock(&j.lock);
+    server_stop(j.server);
+}
+
+/* SIGINT or SIGTERM (COM-8), from the server's signal thread. */
+static void journal_on_signal(int signum)
+{
+    (void)signum;
+    journal_stop(EXIT_DONE);
+}
+
 
 /* Opens and checks the journal file (JR-5, JR-13). Returns 0 or -1 after
  * reporting. */
@@ -670,21 +627,16 @@ static int open_file(void)
 /* Listens, and says where (JR-1). Returns 0 or -1 after reporting. */
 static int open_server(void)
 {
-    const struct server_config cfg = {cli.max_clients, "ERR busy\n", serve};
-    char shown[ADDR_TEXT_MAX];
+    const struct server_config cfg = {cli.max_clients, "ERR busy\n", serve,
+                                      journal_on_signal};
     int rc;
 
-    j.server = server_new(&cli.listen, &cfg, shown, sizeof(shown), &rc);
+    j.server = server_new(&cli.listen, &cfg, &rc);
     if (j.server == NULL) {
-        report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
-                                 sizeof(shown)),
-                     report_strerror(rc));
+        lsock_report_failure(&cli.listen, rc);
         return -1;
     }
-    printf("listening on %s\n", shown);
-    fflush(stdout);
-    trace_event("listening %s", shown);
+    server_announce(j.server);
     return 0;
 }
 
@@ -705,16 +657,11 @@ static void init_flush_wake(void)
  * every connection thread has been joined: join the other threads, write
  * whatever is still pending, close and free everything. Returns the exit
  * status. */
-static int shut_down(pthread_t flusher, pthread_t signals)
+static int shut_down(pthread_t flusher)
 {
     int rc;
 
     pthread_join(flusher, NULL);
-    pthread_mutex_lock(&j.lock);
-    j.signals_quit = true;
-    pthread_mutex_unlock(&j.lock);
-    pthread_kill(signals, SIGTERM);
-    pthread_join(signals, NULL);
     /* Every other thread is gone: no publisher can add an event any more,
      * so this last flush writes every event the journal read. */
     pthread_mutex_lock(&j.file_lock);
@@ -734,20 +681,12 @@ static int shut_down(pthread_t flusher, pthread_t signals)
 
 int main(int argc, char **argv)
 {
-    pthread_t flusher, signals;
-    sigset_t stop_signals;
+    pthread_t flusher;
     int status;
 
     proc_setup();
     if (!cli_journal(argc, argv, &cli, &status))
         return status;
-    /* Blocked here, before any thread exists, so every thread inherits the
-     * mask and only the signal thread ever takes SIGINT or SIGTERM. */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
     if (open_file() < 0)
         return EXIT_ERROR;
     if (open_server() < 0) {
@@ -755,8 +694,7 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     init_flush_wake();
-    if (server_spawn(&signals, signal_main, &stop_signals) < 0 ||
-        server_spawn(&flusher, flusher_main, NULL) < 0) {
+    if (server_spawn(&flusher, flusher_main, NULL) < 0) {
         report_error("cannot start threads");
         return EXIT_ERROR;
     }
@@ -765,7 +703,7 @@ int main(int argc, char **argv)
         report_error("accept: %s", report_strerror(status));
         journal_stop(EXIT_ERROR);
     }
-    return shut_down(flusher, signals);
+    return shut_down(flusher);
 }
 /* STUB
 // TODO: the journal: its state, the flusher, publishers, subscribers with

@@ -2,8 +2,8 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bsock.h"
-#include "clock.h"
-#include "report.h"
+#include "lsock.h"
 #include "trace.h"
 
-enum {
-    THREAD_STACK = 256 * 1024, /* see server_spawn() */
-    REFUSE_MS = 200,           /* time a refused client gets to take its
-                                * last line */
-    SHED_SLEEP_MS = 50,        /* pause when no descriptor can be freed */
-};
+enum { THREAD_STACK = 256 * 1024 }; /* see server_spawn() */
 
 /* The server's record of one connection thread. */
 struct client {
@@ -35,14 +28,17 @@ struct client {
 
 struct server {
     struct server_config cfg;
-    int listen_fd;    /* read-only while server_run() runs */
-    int spare_fd;     /* a descriptor kept in reserve (see below) */
-    bool short_noted; /* the fd shortage has been reported */
-    uint64_t last_id; /* server_run()'s thread only */
+    struct lsock listener;   /* server_run()'s thread only, but for the
+                              * shutdown() in server_stop() */
+    uint64_t last_id;        /* server_run()'s thread only */
+    sigset_t signals;        /* SIGINT and SIGTERM, blocked by server_new */
+    pthread_t signal_thread; /* runs while server_run() does */
 
     pthread_mutex_t lock;
     /* Guarded by lock. */
     bool stopping;          /* server_stop() was called */
+    bool signalled;         /* a stop signal came (traced once) */
+    bool signals_quit;      /* server_run() ends the signal thread */
     int64_t open;           /* clients being served */
     struct client *clients; /* every thread not yet joined */
 };
@@ -59,21 +55,6 @@ int server_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
     return -rc;
 }
 
-void server_refuse(int fd, const char *line)
-{
-    char sink[512];
-    int n = 0;
-
-    bsock_send_all(fd, line, strlen(line), clock_deadline_in(REFUSE_MS));
-    shutdown(fd, SHUT_WR);
-    /* Closing a socket that still holds bytes we did not read makes the
-     * kernel send a reset, and a client that gets a reset may lose the
-     * line we sent before it. So read what has already arrived, without
-     * ever waiting (the client may send forever). */
-    while (n++ < 64 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-        ;
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
@@ -82,40 +63,8 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
-static int open_spare(void)
-{
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-static int server_listen(struct server *s, const struct addr *addr, char *shown,
-                         size_t size)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int one = 1;
-    int fd = bsock_socket(addr);
-
-    if (fd < 0)
-        return fd;
-    /* SO_REUSEADDR: a restarted server can listen on its port again at
-     * once, although connections of the old one linger in TIME_WAIT. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
-        listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-        int err = -errno;
-
-        close(fd);
-        return err;
-    }
-    addr_format((const struct sockaddr *)&ss, shown, size);
-    s->listen_fd = fd;
-    return 0;
-}
-
 struct server *server_new(const struct addr *addr,
-                          const struct server_config *cfg, char *shown,
-                          size_t size, int *err)
+                          const struct server_config *cfg, int *err)
 {
     struct server *s = calloc(1, sizeof(*s));
 
@@ -124,15 +73,18 @@ struct server *server_new(const struct addr *addr,
         return NULL;
     }
     s->cfg = *cfg;
-    s->listen_fd = -1;
-    s->spare_fd = -1;
-    pthread_mutex_init(&s->lock, NULL);
-    *err = server_listen(s, addr, shown, size);
+    /* Blocked here, before any other thread exists, so every thread
+     * inherits the mask and only the signal thread ever takes them. */
+    sigemptyset(&s->signals);
+    sigaddset(&s->signals, SIGINT);
+    sigaddset(&s->signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &s->signals, NULL);
+    *err = lsock_open(&s->listener, addr, LSOCK_BLOCKING);
     if (*err < 0) {
-        server_free(s);
+        free(s);
         return NULL;
     }
-    s->spare_fd = open_spare();
+    pthread_mutex_init(&s->lock, NULL);
     return s;
 }
 
@@ -143,7 +95,7 @@ void server_stop(struct server *s)
         s->stopping = true;
         /* On Linux, shutting a listening socket down makes a blocked
          * accept() return at once (EINVAL): the way to cancel it. */
-        shutdown(s->listen_fd, SHUT_RDWR);
+        shutdown(s->listener.fd, SHUT_RDWR);
     }
     pthread_mutex_unlock(&s->lock);
 }
@@ -241,7 +193,7 @@ static void admit(struct server *s, int fd, const struct sockaddr_storage *ss)
         return;
     }
     trace_event("busy %s", peer);
-    server_refuse(fd, s->cfg.busy_line);
+    lsock_turn_away(fd, s->cfg.busy_line);
     close(fd);
     free(c);
     if (counted) {
@@ -249,60 +201,6 @@ static void admit(struct server *s, int fd, const struct sockaddr_storage *ss)
         s->open--;
         pthread_mutex_unlock(&s->lock);
     }
-}
-
-/* accept() failed for lack of a file descriptor. The client stays queued,
- * so calling accept() again at once would fail again at once: a loop that
- * burns a core. The classic way out: keep one spare descriptor. Give it
- * up, accept the next client into its place, then take a spare again. If
- * that works, descriptors were freed meanwhile (accept() may have waited
- * for a client): serve the client. If not, tell it we are busy and close
- * it, which gives the spare back. Returns the client's socket or a
- * negative errno. */
-static int accept_on_spare(struct server *s, struct sockaddr_storage *ss)
-{
-    socklen_t len = sizeof(*ss);
-    int fd, err;
-
-    if (s->spare_fd < 0) {
-        sleep_ms(SHED_SLEEP_MS); /* no spare: at least do not spin */
-        s->spare_fd = open_spare();
-        return -EMFILE;
-    }
-    close(s->spare_fd);
-    fd = accept(s->listen_fd, (struct sockaddr *)ss, &len);
-    err = errno;
-    s->spare_fd = open_spare();
-    if (fd < 0)
-        return -err;
-    if (s->spare_fd >= 0)
-        return fd;
-    trace_event("busy (out of file descriptors)");
-    server_refuse(fd, s->cfg.busy_line);
-    close(fd);
-    s->spare_fd = open_spare();
-    return -EMFILE;
-}
-
-/* Waits for the next client. Returns its socket or a negative errno. */
-static int accept_client(struct server *s, struct sockaddr_storage *ss)
-{
-    socklen_t len = sizeof(*ss);
-    int fd = accept(s->listen_fd, (struct sockaddr *)ss, &len);
-
-    if (fd < 0 && errno != EMFILE && errno != ENFILE)
-        return -errno;
-    if (fd < 0) {
-        if (!s->short_noted)
-            report_note("out of file descriptors (%s): turning clients "
-                        "away",
-                        strerror(errno));
-        s->short_noted = true;
-        fd = accept_on_spare(s, ss);
-    }
-    if (fd >= 0)
-        s->short_noted = false;
-    return fd;
 }
 
 /* Shuts every connection down, so that every thread returns soon. */
@@ -316,32 +214,83 @@ static void shut_down_all(struct server *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-int server_run(struct server *s)
+int server_announce(const struct server *s)
 {
-    int rc = 0;
+    return lsock_announce(&s->listener);
+}
+
+/* The signal thread. SIGINT and SIGTERM are blocked in every thread, so
+ * they stay pending until this thread takes one with sigwait(): a signal
+ * becomes an ordinary event in an ordinary thread, which may lock mutexes
+ * and call anything (a signal handler could do neither). It runs until
+ * server_run() sets signals_quit and wakes it with a signal of its own;
+ * it never returns earlier, so that pthread_kill() always finds it
+ * alive. */
+static void *signal_main(void *arg)
+{
+    struct server *s = arg;
+    int sig;
 
     for (;;) {
+        bool quit, first;
+
+        if (sigwait(&s->signals, &sig) != 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        quit = s->signals_quit;
+        first = !s->signalled;
+        s->signalled = true;
+        pthread_mutex_unlock(&s->lock);
+        if (quit)
+            return NULL;
+        if (first)
+            trace_event("shutdown %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        s->cfg.on_signal(sig);
+    }
+}
+
+static void stop_signal_thread(struct server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->signals_quit = true;
+    pthread_mutex_unlock(&s->lock);
+    pthread_kill(s->signal_thread, SIGTERM);
+    pthread_join(s->signal_thread, NULL);
+}
+
+/* Accepts until server_stop(). Returns 0 or the listening socket's
+ * error. */
+static int accept_loop(struct server *s)
+{
+    for (;;) {
         struct sockaddr_storage ss;
-        int fd = accept_client(s, &ss);
+        /* Out of descriptors, lsock_accept() turns the waiting client
+         * away itself (and says -ECONNABORTED: accept the next). */
+        int fd = lsock_accept(&s->listener, &ss, s->cfg.busy_line);
 
         if (fd >= 0) {
             reap(s, false);
             admit(s, fd, &ss);
-            continue;
+        } else if (server_stopping(s)) {
+            return 0;
+        } else if (fd == -EMFILE) {
+            sleep_ms(LSOCK_REST_MS); /* nothing could be freed: rest */
+        } else if (fd != -ECONNABORTED && fd != -EAGAIN) {
+            return fd; /* the listening socket itself is broken */
         }
-        if (server_stopping(s))
-            break;
-        if (fd == -ENOBUFS || fd == -ENOMEM) {
-            sleep_ms(SHED_SLEEP_MS); /* short of memory: do not spin */
-        } else if (fd == -EBADF || fd == -EINVAL || fd == -ENOTSOCK) {
-            rc = fd; /* the listening socket itself is broken */
-            break;
-        }
-        /* Anything else (ECONNABORTED, EPROTO, network errors) concerns
-         * one client that failed before we got it: accept the next. */
     }
+}
+
+int server_run(struct server *s)
+{
+    int rc = server_spawn(&s->signal_thread, signal_main, s);
+
+    if (rc < 0)
+        return rc;
+    rc = accept_loop(s);
     shut_down_all(s);
     reap(s, true);
+    stop_signal_thread(s);
     return rc;
 }
 
@@ -349,10 +298,7 @@ void server_free(struct server *s)
 {
     if (s == NULL)
         return;
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
-    if (s->spare_fd >= 0)
-        close(s->spare_fd);
+    lsock_close(&s->listener);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -5,14 +5,16 @@
  * too many or no file descriptor is left, and at the end shut every
  * connection down and join every thread. This module is that plumbing.
  * What to do with a client is the caller's serve() function, which runs in
- * the client's own thread and knows nothing of the others.
+ * the client's own thread and knows nothing of the others. What is not
+ * about threads (the listening socket, the ready line, the answer to
+ * running out of descriptors) is common/lsock.h's, as in every track.
  *
  * Stopping is cooperative, as everywhere in this track: server_stop()
  * shuts the listening socket down, so the accept() that server_run() is
  * blocked in returns; server_run() then shuts every connection down, so
  * every recv() or send() blocked on one returns, and joins every thread.
  *
- * --trace events: accepted, busy, closed.
+ * --trace events: accepted, busy, closed, shutdown SIGINT|SIGTERM.
  */
 #ifndef KIT_SERVER_H
 #define KIT_SERVER_H
@@ -39,24 +41,35 @@ struct server_config {
      * block as long as it likes: server_run() shuts c->fd down to end it.
      * Must not close c->fd. */
     void (*serve)(struct server_conn *c);
+    /* Called in the server's signal thread for every SIGINT or SIGTERM
+     * while server_run() runs (COM-8): starts the program's own orderly
+     * shutdown, which ends with server_stop(). */
+    void (*on_signal)(int signum);
 };
 
 struct server;
 
-/* Returns a new server listening on addr (SO_REUSEADDR, backlog
- * SOMAXCONN) and writes the address it really listens on into shown
- * (size bytes; ADDR_TEXT_MAX is enough), or returns NULL and sets *err to
- * a negative errno. cfg is copied. Free with server_free(). */
+/* Returns a new server listening on addr (common/lsock.h: SO_REUSEADDR,
+ * backlog SOMAXCONN, a spare descriptor for EMFILE), or returns NULL and
+ * sets *err to a negative errno. cfg is copied. Free with server_free().
+ * Blocks SIGINT and SIGTERM in the calling thread: call it before any
+ * other thread exists, so that every thread inherits the mask and only
+ * the server's signal thread takes them (they stay blocked after
+ * server_run(), so a late signal cannot kill an orderly shutdown). */
 struct server *server_new(const struct addr *addr,
-                          const struct server_config *cfg, char *shown,
-                          size_t size, int *err);
+                          const struct server_config *cfg, int *err);
+
+/* Prints the ready line, "listening on HOST:PORT" with the real port
+ * (lsock_announce). Call once, before server_run(). 0 or a negative errno. */
+int server_announce(const struct server *s);
 
 /* Accepts clients and serves each in a thread of its own, until
- * server_stop(). Then shuts every connection down and joins every thread
- * before it returns. Returns 0, or a negative errno if the listening
+ * server_stop(), with a thread that waits for SIGINT and SIGTERM and
+ * passes them to cfg.on_signal. Then shuts every connection down and
+ * joins every thread (the signal thread last) before it returns. Returns 0, or a negative errno if the listening
  * socket failed for good (connections are shut down and joined then too).
  * Runs in one thread (usually main). Running out of file descriptors is
- * reported once per shortage (report_note) and served on: the client
+ * reported once per shortage and served on (lsock_accept): the client
  * waiting is told busy_line and closed, and no loop spins. */
 int server_run(struct server *s);
 
@@ -73,9 +86,5 @@ void server_free(struct server *s);
  * of address space for a thousand clients). Returns 0 or a negative errno
  * (-EAGAIN: too many threads). */
 int server_spawn(pthread_t *t, void *(*fn)(void *), void *arg);
-
-/* Sends line (borrowed) to a client that is being turned away, waiting
- * at most 200 ms, and stops writing to fd. Does not close fd. */
-void server_refuse(int fd, const char *line);
 
 #endif

@@ -26,6 +26,7 @@
 #include "bsock.h"
 #include "cli.h"
 #include "clock.h"
+#include "lsock.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -36,67 +37,39 @@ static struct wait_client_cli cli;
 /* What a client that came in time gets, before it is closed. */
 static const char greeting[] = "hello\n";
 
-/* Returns a new listening socket on cli.listen, with the address it
- * really listens on in shown (size bytes), or a negative errno. */
-static int listen_on(char *shown, size_t size)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int one = 1;
-    int fd = bsock_socket(&cli.listen);
-
-    if (fd < 0)
-        return fd;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&cli.listen.ss, cli.listen.len) < 0 ||
-        listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-        int err = -errno;
-
-        close(fd);
-        return err;
-    }
-    addr_format((const struct sockaddr *)&ss, shown, size);
-    return fd;
-}
-
 /* BEGIN SOLUTION */
 /* lesson:wait-client-blocking-accept */
-/* Accepts one client on listen_fd no later than deadline, with its
- * address in *peer. Returns the new socket (the caller closes it),
- * -ETIMEDOUT, or another negative errno. */
-static int accept_by(int listen_fd, int64_t deadline,
+/* Accepts one client on l no later than deadline, with its address in
+ * *peer. Returns the new socket (the caller closes it), -ETIMEDOUT, or
+ * another negative errno. */
+static int accept_by(struct lsock *l, int64_t deadline,
                      struct sockaddr_storage *peer)
 {
     for (;;) {
-        socklen_t len = sizeof(*peer);
-        int fd;
         /* Before EVERY accept: the time left, from the one deadline. */
-        int rc = bsock_arm(listen_fd, SO_RCVTIMEO, deadline);
+        int rc = bsock_arm(l->fd, SO_RCVTIMEO, deadline);
 
         if (rc < 0)
             return rc; /* -ETIMEDOUT: no time left */
-        fd = accept(listen_fd, (struct sockaddr *)peer, &len);
-        if (fd >= 0)
-            return fd;
-        /* EAGAIN: a slice of SO_RCVTIMEO ran out; our own clock says at
-         * the top of the loop whether it was the deadline. ECONNABORTED:
-         * a client gave up while queued; wait for the next one. */
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-            errno != ECONNABORTED)
-            return -errno;
+        rc = lsock_accept(l, peer, "ERR busy\n");
+        /* -EAGAIN: a slice of SO_RCVTIMEO ran out; our own clock says at
+         * the top of the loop whether it was the deadline. -ECONNABORTED:
+         * a client gave up while queued (or was turned away for lack of
+         * descriptors); wait for the next one. */
+        if (rc != -EAGAIN && rc != -ECONNABORTED)
+            return rc;
     }
 }
 /* end */
 /* STUB
-// TODO: accepts one client on listen_fd, but gives up at deadline:
+// TODO: accepts one client on l, but gives up at deadline:
 // accept() has no timeout argument, so find a way to bound it with
 // blocking calls only. Returns the new socket (the caller closes it),
 // -ETIMEDOUT when no client came in time, or another negative errno.
-static int accept_by(int listen_fd, int64_t deadline,
+static int accept_by(struct lsock *l, int64_t deadline,
                      struct sockaddr_storage *peer)
 {
-    (void)listen_fd;
+    (void)l;
     (void)deadline;
     (void)peer;
     return -ENOSYS;
@@ -132,34 +105,29 @@ static int serve(int fd, const struct sockaddr_storage *peer)
 
 int main(int argc, char **argv)
 {
-    char shown[ADDR_TEXT_MAX];
+    struct lsock l;
     struct sockaddr_storage peer;
     int64_t deadline;
-    int status, listen_fd, fd;
+    int status, fd;
 
     proc_setup();
     if (!cli_wait_client(argc, argv, &cli, &status))
         return status;
-    listen_fd = listen_on(shown, sizeof(shown));
-    if (listen_fd < 0) {
-        report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
-                                 sizeof(shown)),
-                     report_strerror(listen_fd));
+    fd = lsock_open(&l, &cli.listen, LSOCK_BLOCKING);
+    if (fd < 0) {
+        lsock_report_failure(&cli.listen, fd);
         return EXIT_ERROR;
     }
     /* Computed once, from the start of the program (WC-3 counts from
      * there), and never pushed back. */
     deadline = clock_start_ms() + cli.timeout_ms;
-    printf("listening on %s\n", shown);
-    fflush(stdout);
-    trace_event("listening %s", shown);
+    lsock_announce(&l);
     trace_event("deadline %lld ms", (long long)cli.timeout_ms);
 
-    fd = accept_by(listen_fd, deadline, &peer);
+    fd = accept_by(&l, deadline, &peer);
     /* Closed before anything else, so that once we are done, a connect
      * is refused rather than left waiting in the backlog (WC-3). */
-    close(listen_fd);
+    lsock_close(&l);
     if (fd == -ETIMEDOUT) {
         trace_event("timed-out");
         report_timeout(cli.timeout_ms);

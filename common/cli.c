@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #include "opts.h"
 #include "trace.h"
@@ -127,4 +128,60 @@ bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
 
     cli->timeout_ms = 5000;
     return cli_parse(&spec, &trace_on, argc, argv, exit_status);
+}
+
+/* Drops every address that already came earlier in addrs[0..n), keeping
+ * the order of first appearance, and returns how many are left: each
+ * address is tried at most once. addr_parse() zeroes what it fills, so
+ * equal addresses are equal byte for byte. */
+static size_t cli_distinct_addrs(struct addr *addrs, size_t n)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = addrs[j].len == addrs[i].len &&
+                   memcmp(&addrs[j].ss, &addrs[i].ss, addrs[i].len) == 0;
+        if (!seen)
+            addrs[kept++] = addrs[i];
+    }
+    return kept;
+}
+
+bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
+                        int *exit_status)
+{
+    bool trace_on = false;
+    struct opt_addrs peers = {cli->peers, 0};
+    const struct opt options[] = {
+        {"connect", OPT_ADDRS, &peers, OPT_REQUIRED, 0, CLI_MAX_ATTEMPTS,
+         "HOST:PORT", "an address of the service; repeat it, in the order "
+         "to try (at most 16)"},
+        {"stagger-ms", OPT_INT, &cli->stagger_ms, 0, 1, INT32_MAX, "N",
+         "start the next attempt N ms after the last one (default 250)"},
+        {"timeout-ms", OPT_INT, &cli->timeout_ms, 0, 1, INT32_MAX, "N",
+         "deadline for the whole run, in ms (default 5000)"},
+        {"send", OPT_STRING, &cli->send_text, 0, 0, 0, "TEXT",
+         "send TEXT and a newline to the winner before reading"},
+        {"trace", OPT_FLAG, &trace_on, 0, 0, 0, NULL,
+         "print what happens on stderr"},
+    };
+    const struct opts_spec spec = {
+        "happy-eyeballs",
+        "Race connects to the addresses, starting them one stagger apart; "
+        "the first to connect wins, the others are cancelled; print the "
+        "winner's first line.",
+        options,
+        COUNT(options),
+    };
+    bool go_on;
+
+    cli->stagger_ms = 250;
+    cli->timeout_ms = 5000;
+    cli->send_text = NULL;
+    go_on = cli_parse(&spec, &trace_on, argc, argv, exit_status);
+    cli->count = cli_distinct_addrs(cli->peers, peers.count);
+    return go_on;
 }

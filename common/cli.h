@@ -15,6 +15,7 @@
 #define KIT_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -63,5 +64,25 @@ struct wait_client_cli {
 
 bool cli_wait_client(int argc, char **argv, struct wait_client_cli *cli,
                      int *exit_status);
+
+/* happy-eyeballs --connect HOST:PORT [--connect HOST:PORT ...]
+ *                [--stagger-ms N] [--timeout-ms N] [--send TEXT] [--trace] */
+
+/* The most --connect options happy-eyeballs takes. */
+#define CLI_MAX_ATTEMPTS 16
+
+struct happy_eyeballs_cli {
+    struct addr peers[CLI_MAX_ATTEMPTS]; /* --connect, in the order given,
+                                            each address once (a repeat
+                                            is dropped) */
+    size_t count;                        /* how many (1..CLI_MAX_ATTEMPTS) */
+    int64_t stagger_ms; /* --stagger-ms: from one attempt's start to the
+                           next's, unless the earlier one fails first */
+    int64_t timeout_ms; /* --timeout-ms: for the whole run */
+    const char *send_text; /* --send: a line for the winner, or NULL */
+};
+
+bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
+                        int *exit_status);
 
 #endif

@@ -90,6 +90,24 @@ static bool opts_parse_int(const char *text, int64_t min, int64_t max,
     return true;
 }
 
+/* Appends one address to an OPT_ADDRS option's list. Returns false after
+ * reporting a bad address or one too many. */
+static bool opts_store_addrs(const struct opt *o, const char *arg,
+                             int *exit_status)
+{
+    struct opt_addrs *list = o->dest;
+
+    if (list->count >= (size_t)o->max)
+        return opts_fail(exit_status,
+                         "--%s may be given at most %" PRId64 " times",
+                         o->name, o->max);
+    if (addr_parse(arg, &list->items[list->count]) < 0)
+        return opts_fail(exit_status, "--%s needs HOST:PORT, not \"%s\"",
+                         o->name, arg);
+    list->count++;
+    return true;
+}
+
 /* Stores one option's value. Returns false after reporting a bad value. */
 static bool opts_store(const struct opt *o, const char *arg, int *exit_status)
 {
@@ -112,6 +130,8 @@ static bool opts_store(const struct opt *o, const char *arg, int *exit_status)
             return opts_fail(exit_status, "--%s needs HOST:PORT, not \"%s\"",
                              o->name, arg);
         return true;
+    case OPT_ADDRS:
+        return opts_store_addrs(o, arg, exit_status);
     }
     return true;
 }
@@ -138,15 +158,13 @@ static bool opts_fail_getopt(const struct opts_spec *spec, int c, char **argv,
     return opts_fail(exit_status, "unknown option %.*s", len, arg);
 }
 
-bool opts_parse(const struct opts_spec *spec, int argc, char **argv,
-                int *exit_status)
+/* Builds getopt_long's table from spec: option i returns OPTS_VAL_BASE +
+ * i, --help returns OPTS_VAL_HELP, and a zeroed entry ends it. longopts
+ * holds spec->count + 2 entries. */
+static void opts_table(const struct opts_spec *spec, struct option *longopts)
 {
-    struct option longopts[OPTS_MAX + 2];
-    bool seen[OPTS_MAX] = {false};
     size_t i;
-    int c;
 
-    report_init(spec->program);
     if (spec->count > OPTS_MAX) {
         report_error("opts: more than %d options", OPTS_MAX);
         abort(); /* a mistake in the program, not in its command line */
@@ -162,7 +180,34 @@ bool opts_parse(const struct opts_spec *spec, int argc, char **argv,
     }
     longopts[i] = (struct option){"help", no_argument, NULL, OPTS_VAL_HELP};
     longopts[i + 1] = (struct option){NULL, 0, NULL, 0};
+}
 
+/* After the options: no positional argument, every required option seen.
+ * Returns true when the program should go on. */
+static bool opts_check_rest(const struct opts_spec *spec, const bool *seen,
+                            int argc, char **argv, int *exit_status)
+{
+    if (optind < argc)
+        return opts_fail(exit_status, "unexpected argument \"%s\"",
+                         argv[optind]);
+    for (size_t i = 0; i < spec->count; i++) {
+        if (spec->opts[i].required && !seen[i])
+            return opts_fail(exit_status, "--%s is required",
+                             spec->opts[i].name);
+    }
+    *exit_status = EXIT_DONE;
+    return true;
+}
+
+bool opts_parse(const struct opts_spec *spec, int argc, char **argv,
+                int *exit_status)
+{
+    struct option longopts[OPTS_MAX + 2];
+    bool seen[OPTS_MAX] = {false};
+    int c;
+
+    report_init(spec->program);
+    opts_table(spec, longopts);
     /* optind = 0 makes glibc start over, so opts_parse() can be called
      * again (the unit tests do). opterr = 0: we print our own messages,
      * getopt's are not one line in the kit's format. "+" stops at the
@@ -177,20 +222,9 @@ bool opts_parse(const struct opts_spec *spec, int argc, char **argv,
         }
         if (c < OPTS_VAL_BASE)
             return opts_fail_getopt(spec, c, argv, exit_status);
-        const struct opt *o = &spec->opts[c - OPTS_VAL_BASE];
-
-        if (!opts_store(o, optarg, exit_status))
+        if (!opts_store(&spec->opts[c - OPTS_VAL_BASE], optarg, exit_status))
             return false;
         seen[c - OPTS_VAL_BASE] = true;
     }
-    if (optind < argc)
-        return opts_fail(exit_status, "unexpected argument \"%s\"",
-                         argv[optind]);
-    for (i = 0; i < spec->count; i++) {
-        if (spec->opts[i].required && !seen[i])
-            return opts_fail(exit_status, "--%s is required",
-                             spec->opts[i].name);
-    }
-    *exit_status = EXIT_DONE;
-    return true;
+    return opts_check_rest(spec, seen, argc, argv, exit_status);
 }

@@ -23,11 +23,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 enum opt_kind {
     OPT_FLAG,   /* no argument; dest is a bool*, set to true */
     OPT_INT,    /* whole number in [min, max]; dest is an int64_t* */
     OPT_STRING, /* any text; dest is a const char** (borrowed from argv) */
     OPT_ADDR,   /* HOST:PORT (see addr.h); dest is a struct addr* */
+    OPT_ADDRS,  /* HOST:PORT, repeatable; dest is a struct opt_addrs*, */
+                /* each use appends one; max is how many are allowed */
+};
+
+/* The destination of an OPT_ADDRS option: the addresses in the order the
+ * options came. items (borrowed) has room for the option's max entries. */
+struct opt_addrs {
+    struct addr *items; /* where the addresses go */
+    size_t count;       /* how many were given (0 before parsing) */
 };
 
 #define OPT_REQUIRED 1

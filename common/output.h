@@ -13,4 +13,10 @@
  * stdout in one write, then flushes. Returns 0, or a negative errno. */
 int output_line(const char *line, size_t len);
 
+/* Writes bytes[0..len) (borrowed: one or more whole lines, each with its
+ * '\n') to stdout in one write, then flushes. Returns 0, or a negative
+ * errno: stdout's own error (-EPIPE, -ENOSPC ...), or -EIO when stdio
+ * does not say. */
+int output_lines(const char *bytes, size_t len);
+
 #endif

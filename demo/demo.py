@@ -12,6 +12,9 @@ Scenes:
     select    dashboard ticking through a silent source, then a flood
     pause     journal replaying a large file to a slow subscriber while a
               publisher keeps publishing
+    race      happy-eyeballs racing four addresses (one hangs, one refuses,
+              one wins then fails, one would answer), with every
+              happy-eyeballs mutant of tests/mutants/mutants.toml
 
 The programs come from tracks.list, built in $KIT_BUILD (default build/);
 the mutants from $KIT_BUILD/mutants/ (`make mutants`). An SVG of each scene
@@ -27,15 +30,13 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 from demo import timeline as tl
 from demo.timeline import Mark, Run
 from harness import journal as jr
-from harness import peers, process, timing, tracks
-
-SHORT = {"blocking-threads": "threads", "manual-statemachine": "statemachine",
-         "async-futures": "futures"}
+from harness import peers, process, race, timing, tracks
 
 
 def versions(contract, mutants):
@@ -47,7 +48,7 @@ def versions(contract, mutants):
         sub = e.program
         if sub.startswith(contract + "-"):
             sub = sub[len(contract) + 1:]
-        out.append((Run(SHORT.get(e.track, e.track), sub), e.path))
+        out.append((Run(tracks.short_name(e.track), sub), e.path))
     for name, short in mutants:
         path = tracks.build_dir() / "mutants" / name
         out.append((Run("MUTANT", short, mutant=True), path))
@@ -377,7 +378,141 @@ class Pause(tl.Scene):
             ("journal-writes-during-replay", "writes-in-replay")])
 
 
-SCENES = {s.name: s for s in (Timeout, Select, Pause)}
+# ---------------------------------------------------------------------------
+# race: racing connects, cancelling the losers
+
+
+def mutants_of(contract, short=None):
+    """[(name, short name)] of the mutants in tests/mutants/mutants.toml
+    that keep `contract`, in the file's order. The short name is short's
+    entry for the name, else the name without its prefix (the contract's
+    name, or its initials: "he-" for happy-eyeballs)."""
+    path = tracks.ROOT / "tests" / "mutants" / "mutants.toml"
+    with open(path, "rb") as f:
+        table = tomllib.load(f)
+    initials = "".join(word[0] for word in contract.split("-"))
+    out = []
+    for name, entry in table.items():
+        if entry.get("contract") != contract:
+            continue
+        brief = name
+        for prefix in (contract + "-", initials + "-"):
+            if brief.startswith(prefix):
+                brief = brief[len(prefix):]
+        out.append((name, (short or {}).get(name, brief)))
+    return out
+
+
+class RaceScene(tl.Scene):
+    name = "race"
+    # Eight columns share 120: a mutant's column title fits in 12.
+    short = {"he-losers-not-cancelled": "no-cancel",
+             "he-waits-out-stagger": "waits-out",
+             "he-fallback-after-win": "falls-back"}
+    stagger = 200
+    deadline = 2000
+    fails_after = 500      # the winner's peer closes then, without a line
+    bucket_ms = 100
+    title = (f"happy-eyeballs --stagger-ms {stagger}: 1 hangs, 2 refuses, "
+             f"3 connects then closes, 4 would answer")
+    takeaway = (
+        "Attempt 2 is due at 200 ms and refused: 3 starts at once and wins;",
+        "at that moment 1 is cancelled (its socket closed) and 4 never",
+        "starts. When the winner then fails, that is the error (exit 1):",
+        "starting is easy, stopping the rest is the work.")
+
+    def __init__(self):
+        super().__init__()
+        self.rules = [(self.stagger, f"attempt 2 due ({self.stagger} ms)")]
+
+    def mark(self, run, ms, event, detail):
+        # One rank for all: a cell then lists its events in the order they
+        # happened, and the order is part of the lesson (the futures race
+        # drops its losers before the program hears of the winner).
+        k = detail.split()[0] if detail.split() else ""
+        table = {
+            "attempt-start": Mark(f"start {k}", "io", 3),
+            "attempt-failed": Mark(f"{k} failed", "note", 3),
+            "connected": Mark(f"conn {k}", "ok", 3),
+            "won": Mark(f"WON {k}", "ok", 3),
+            "cancelled": Mark(f"cancel {k}", "cancel", 3),
+            "line": Mark("line", "ok", 3),
+            "error": Mark("error", "bad", 3),
+            "timed-out": Mark("timed-out", "bad", 3),
+            "closed": Mark("closed", "cancel", 6, svg=False),
+        }
+        return table.get(event)
+
+    def fill(self, run, t0, t1):
+        if not run.built:
+            return ("(not built)", "note") if t0 == 0 else None
+        if run.exit_ms is not None and t0 > run.exit_ms:
+            return None
+        return ("·", "note")
+
+    def play(self, run, path):
+        targets = [race.hanging(drain_after_ms=3 * self.stagger),
+                   race.refused(),
+                   race.answering(script=peers.seq(
+                       peers.delay(self.fails_after),
+                       peers.close_after(b"half a li"))),
+                   race.answering(b"fallback line\n")]
+        with race.Race(targets) as r:
+            result = process.run([path, *r.connect_args(), "--stagger-ms",
+                                  self.stagger, "--timeout-ms", self.deadline,
+                                  "--trace"], timeout_s=10)
+            r.clock = result
+            finish(run, result)
+            self.judge(run, r)
+
+    def judge(self, run, r):
+        """The verdict, from what the addresses saw (not from the trace:
+        every version is judged the same way, whatever it prints)."""
+        started = [r.started_ms(i) for i in range(4)]
+        # The harness's clock starts when the spawn returns, which may be
+        # a few ms after the program began: shown from 0.
+        shown = " ".join(f"{i + 1}@{max(t, 0):.0f}"
+                         for i, t in enumerate(started) if t is not None)
+        seen = [r.pending_until_ms(0), r.gone_ms(0), r.accepted_ms(0)]
+        loser_until = max([t for t in seen if t is not None] or [0.0])
+        # Attempt 2 is refused at once, so the table never sees it: when
+        # attempt 3 starts, counted from attempt 1's start, tells how 2 was
+        # scheduled and handled. (Counted from the spawn instead, eight
+        # versions starting at once on a busy machine blur it by tens of
+        # ms.) Right: 1 stagger; the mutants: 0, 2 staggers, or never. The
+        # limits sit half a stagger away from each.
+        problems = []
+        third = started[2]
+        since_first = None if third is None else third - (started[0] or 0)
+        if third is None:
+            problems.append("sequential")
+        elif since_first < self.stagger / 2:
+            problems.append("all at once")
+        elif since_first > 1.5 * self.stagger:
+            problems.append("stagger wait")
+        if third is not None and (
+                r.accepted_ms(0) is not None
+                or loser_until > third + timing.latest(0)):
+            problems.append("1 not closed")
+        if started[3] is not None and "all at once" not in problems:
+            problems.append("fell back")
+        run.verdict = problems[0] if problems else "on schedule"
+        run.verdict_style = "bad" if problems else "ok"
+        name = f"{run.title}/{run.subtitle}"
+        run.check = (f"  check {name:<30} started (ms) {shown or 'none'} | "
+                     f"attempt 1 seen until {loser_until:.0f} ms"
+                     + (f" | {', '.join(problems)}" if problems else ""))
+
+    def versions(self):
+        out = versions("happy-eyeballs",
+                       mutants_of("happy-eyeballs", self.short))
+        for run, _ in out:
+            if not run.mutant:
+                run.subtitle = "reference"  # the program's name is long
+        return out
+
+
+SCENES = {s.name: s for s in (Timeout, Select, Pause, RaceScene)}
 
 
 # ---------------------------------------------------------------------------

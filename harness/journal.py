@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import cleanup, peers, process
+from . import peers, process
 
 LISTENING = re.compile(rb"^listening on (\S+):(\d+)$")
 
@@ -157,34 +157,23 @@ class Journal:
 
 
 class Publisher:
-    """A PUB client. sndbuf: a small SO_SNDBUF, so that a server that
-    stops reading blocks this publisher soon (not after megabytes).
+    """A PUB client: a peers.Client that says PUB first. sndbuf: a small
+    SO_SNDBUF, so that a server that stops reading blocks this publisher
+    soon (not after megabytes).
 
     publish() sends one event; send_timed() sends bytes and returns how
     long the send blocked, in ms."""
 
     def __init__(self, addr, sndbuf=None):
-        host, port = peers._split(addr)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if sndbuf is not None:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        self.sock.settimeout(5.0)
-        try:
-            self.sock.connect((host, port))
-        except OSError as exc:
-            self.sock.close()
-            raise AssertionError(f"could not connect to the journal at "
-                                 f"{addr}: {exc}") from None
-        self.sock.settimeout(None)
-        self._closed = False
-        cleanup.register(self)
-        self.sock.sendall(b"PUB\n")
+        self.client = peers.Client(addr, sndbuf=sndbuf)
+        self.sock = self.client.sock
+        self.client.send(b"PUB\n")
 
     def publish(self, event):
-        self.sock.sendall(event + b"\n")
+        self.client.send(event + b"\n")
 
     def send(self, data):
-        self.sock.sendall(data)
+        self.client.send(data)
 
     def send_timed(self, data, limit_s):
         """Sends data; returns the ms it took. Gives up after limit_s
@@ -208,9 +197,7 @@ class Publisher:
         return (time.monotonic() - start) * 1000.0
 
     def close(self):
-        if not self._closed:
-            self._closed = True
-            self.sock.close()
+        self.client.close()
 
 
 class Subscriber:
@@ -351,44 +338,6 @@ def wait_for_file(path, predicate, timeout_s, interval_s=0.005):
             data = None
         now = time.monotonic()
         if data is not None and predicate(data):
-            return now
-        if now >= deadline:
-            return None
-        time.sleep(interval_s)
-
-
-def server_end_open(sock):
-    """Whether the program's end of the TCP connection of the client socket
-    sock is still open (ESTABLISHED in /proc/net/tcp or tcp6).
-
-    A client that does not read cannot see the program close: the FIN waits
-    behind megabytes of unsent data. The kernel's table shows the close at
-    once: the program's socket leaves ESTABLISHED (FIN_WAIT1)."""
-    try:
-        local = sock.getsockname()
-        remote = sock.getpeername()
-    except OSError:
-        return False    # reset by the program: not connected any more
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if (int(fields[1].rsplit(":", 1)[1], 16) == remote[1] and
-                    int(fields[2].rsplit(":", 1)[1], 16) == local[1]):
-                return fields[3] == "01"
-    return False
-
-
-def wait_server_close(sock, timeout_s, interval_s=0.005):
-    """Polls server_end_open(); returns the time.monotonic() when the
-    program's end was first seen closed, or None after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        now = time.monotonic()
-        if not server_end_open(sock):
             return now
         if now >= deadline:
             return None

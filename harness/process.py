@@ -225,6 +225,25 @@ def group_members(pgid):
     return pids
 
 
+def socket_inodes(pids):
+    """The inodes of the sockets the processes pids hold open (from the
+    'socket:[INODE]' links of /proc/PID/fd)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
 def _command(argv):
     words = []
     for a in argv:
@@ -326,6 +345,15 @@ class Proc:
     def running(self):
         """True until the program has exited."""
         return not self._exited.is_set()
+
+    def sockets(self):
+        """The inodes of the sockets the processes of the program's group
+        (the program, or a wrapper around it) hold open."""
+        return socket_inodes(group_members(self.pid))
+
+    def holds_socket(self, inode):
+        """True while the program's group has the socket `inode` open."""
+        return inode in self.sockets()
 
     def now_ms(self):
         """Milliseconds since t0, now."""

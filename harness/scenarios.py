@@ -12,29 +12,50 @@ end to end and finishes with the program's own clean exit:
   read everything, then SIGTERM; the server flushes and exits 0.
 - wait-client: a client connects and reads the greeting; the program
   closes it and exits 0.
+- happy-eyeballs: the first address hangs (a full backlog), the second
+  refuses, the third answers a line: the program prints it, cancels the
+  hanging attempt and exits 0.
 
 exercise(contract, argv, wrapper) returns (result, what) where result is
 the process.Result of the wrapped run and what a sentence for messages.
+
+Every contract of tracks.list has its session here: a function marked
+@session("CONTRACT"), with the arguments (argv, wrapper, env, tmp_path,
+traced). A new contract adds its own function at the end of this file; the
+track tests run it for every program of tracks.list, and a contract without
+one fails them.
 """
 
 import os
 import signal
-import time
 
 from . import journal as jr
 from . import peers, process
 
 EVENTS = 20
 
+# {contract: session function}, filled by @session.
+SESSIONS = {}
 
-def _fetch_line(argv, wrapper, env):
+
+def session(contract):
+    """Marks a function as the ordinary session of `contract`."""
+    def register(fn):
+        SESSIONS[contract] = fn
+        return fn
+    return register
+
+
+@session("fetch-line")
+def _fetch_line(argv, wrapper, env, tmp_path, traced):
     with peers.Server(peers.send(b"hello from the peer\n")) as server:
         result = process.run(wrapper + argv + ["--connect", server.addr],
                              timeout_s=60, env=env)
     return result, "fetch a line from a peer that answers at once"
 
 
-def _dashboard(argv, wrapper, env):
+@session("dashboard")
+def _dashboard(argv, wrapper, env, tmp_path, traced):
     script = peers.seq(peers.send(b"first\nsecond\n"), peers.delay(250),
                        peers.close_after())
     with peers.Server(script) as server:
@@ -44,6 +65,7 @@ def _dashboard(argv, wrapper, env):
     return result, "report two events, then the source closes"
 
 
+@session("journal")
 def _journal(argv, wrapper, env, tmp_path, traced):
     path = tmp_path / "journal.log"
     server = jr.Journal.start(wrapper + argv + ["--listen", "127.0.0.1:0",
@@ -55,7 +77,10 @@ def _journal(argv, wrapper, env, tmp_path, traced):
     for i in range(1, EVENTS + 1):
         pub.publish(b"event %d" % i)
     jr.wait_for_records(live, EVENTS, 30, "every event, live")
-    time.sleep(0.2)  # a flush or two
+    # The periodic flush writes them before the replay (which would flush
+    # them itself): both ways of writing the file run in one session.
+    assert jr.wait_for_file(path, lambda data: data.count(b"\n") >= EVENTS,
+                            30), "the events never reached the file"
     replay = jr.Subscriber(server.addr)
     jr.wait_for_records(replay, EVENTS, 30, "every event, replayed")
     pub.publish(b"one more")
@@ -72,7 +97,8 @@ def _journal(argv, wrapper, env, tmp_path, traced):
                     "SIGTERM")
 
 
-def _wait_client(argv, wrapper, env):
+@session("wait-client")
+def _wait_client(argv, wrapper, env, tmp_path, traced):
     # A long deadline: under valgrind, starting up alone takes seconds.
     proc = process.start(wrapper + argv + ["--listen", "127.0.0.1:0",
                                            "--timeout-ms", "60000"],
@@ -90,18 +116,30 @@ def _wait_client(argv, wrapper, env):
     return result, "greet one client that connects at once"
 
 
+@session("happy-eyeballs")
+def _happy_eyeballs(argv, wrapper, env, tmp_path, traced):
+    # A short stagger, a long deadline: under valgrind, starting up alone
+    # takes seconds.
+    with peers.backlog_full() as hanging, \
+            peers.Server(peers.send(b"hello from the winner\n")) as server:
+        result = process.run(
+            wrapper + argv + ["--connect", hanging,
+                              "--connect", peers.refused_addr(),
+                              "--connect", server.addr,
+                              "--stagger-ms", "50", "--timeout-ms", "60000"],
+            timeout_s=60, env=env)
+    return result, ("race a hanging, a refusing and an answering address, "
+                    "then read a line from the winner")
+
+
 def exercise(contract, argv, wrapper=(), env=None, tmp_path=None,
              traced=False):
     """Runs one ordinary session of a program keeping `contract`, started
     as wrapper + argv. traced: the wrapper is strace (signals must go to
-    its child). tmp_path: a folder for the journal's file."""
-    wrapper = list(wrapper)
-    if contract == "fetch-line":
-        return _fetch_line(list(argv), wrapper, env)
-    if contract == "dashboard":
-        return _dashboard(list(argv), wrapper, env)
-    if contract == "journal":
-        return _journal(list(argv), wrapper, env, tmp_path, traced)
-    if contract == "wait-client":
-        return _wait_client(list(argv), wrapper, env)
-    raise ValueError(f"no scenario for contract {contract!r}")
+    its child). tmp_path: a folder for files the program writes."""
+    if contract not in SESSIONS:
+        raise ValueError(f"no session for contract {contract!r}: add a "
+                         f"function marked @session({contract!r}) to "
+                         f"harness/scenarios.py")
+    return SESSIONS[contract](list(argv), list(wrapper), env, tmp_path,
+                              traced)

@@ -24,6 +24,29 @@ SPEC_LATE_MS = 100
 # ever added on the side where a right program cannot be early.
 NOISE_MS = int(os.environ.get("KIT_NOISE_MS", "150"))
 
+# DB-6: the final batch comes within this many ms of the source's close.
+FINAL_BATCH_MS = 50
+
+# Where the specification only says "at once" or "soon" and the wrong
+# designs take a whole period, a timeout or forever, a test allows this
+# much: far from both a right program on a busy machine and a wrong one.
+GENEROUS_MS = 1000
+
+# A test that looks for what may happen up to a latest moment looks this
+# much after it, so that a line written right at that moment is read.
+SETTLE_MS = 20
+
+# How soon a server acts on what it has just seen happen (a client gone, a
+# failed write) when the specification names no time: a test waits for the
+# outcome at most this long (plus NOISE_MS) before it calls it missing.
+REACT_MS = 300
+
+
+def react_s():
+    """REACT_MS plus the machine's noise, in seconds: how long a test waits
+    for a server to act on what it has seen."""
+    return (REACT_MS + NOISE_MS) / 1000.0
+
 
 def earliest(deadline_ms):
     """The earliest time a deadline of deadline_ms may fire."""

@@ -12,7 +12,6 @@
  * hand is a bound on what piles up between two ticks (DB-3).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,10 +20,9 @@
 #include <uv.h>
 
 #include "addr.h"
-#include "buf.h"
+#include "batch.h"
 #include "cli.h"
 #include "clock.h"
-#include "json.h"
 #include "line.h"
 #include "proc.h"
 #include "report.h"
@@ -55,11 +53,8 @@ struct dash {
     uv_timer_t ticker;         /* one-shot, started again for each tick */
     uv_connect_t connect_req;  /* must stay valid until on_connect runs */
     struct line_framer framer; /* bytes read, cut into events */
-    int64_t next_tick;         /* the tick the timer is waiting for */
-    struct buf events;         /* the pending batch: JSON strings, with
-                                  commas, ready to print */
-    size_t count;              /* how many events are in it */
-    struct buf line;           /* a whole batch line, built to print */
+    struct batch_sched sched;  /* which tick is next, and when */
+    struct batch batch;        /* the events gathered for the next tick */
     int open_handles;          /* handles whose close callback is due */
     int *exit_status;          /* main's variable: the result goes there */
 };
@@ -75,38 +70,8 @@ static void dash_on_closed(uv_handle_t *handle)
     if (--d->open_handles > 0)
         return;
     line_framer_free(&d->framer);
-    buf_free(&d->events);
-    buf_free(&d->line);
+    batch_free(&d->batch);
     free(d);
-}
-
-/* Prints the pending batch as tick `tick` and empties it. Returns 0 or a
- * negative errno (out of memory, or stdout failed). */
-static int dash_write_batch(struct dash *d, int64_t tick, bool final)
-{
-    int rc;
-
-    buf_clear(&d->line);
-    rc = buf_printf(&d->line,
-                    "{\"tick\":%" PRId64 ",\"ms\":%" PRId64 ",\"events\":[",
-                    tick, clock_since_start_ms());
-    if (rc == 0)
-        rc = buf_append(&d->line, d->events.data, d->events.len);
-    if (rc == 0)
-        rc = buf_puts(&d->line, final ? "],\"final\":true}\n" : "]}\n");
-    if (rc < 0)
-        return rc;
-    trace_event("tick %" PRId64 " %zu events%s", tick, d->count,
-                final ? " final" : "");
-    buf_clear(&d->events);
-    d->count = 0;
-    /* stdout is written with plain stdio: if whoever reads it stops
-     * reading, this blocks the loop. Our own output is the one thing we
-     * may wait for, so we accept that rather than queue it. */
-    fwrite(d->line.data, 1, d->line.len, stdout);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return errno != 0 ? -errno : -EIO;
-    return 0;
 }
 
 /* Closes both handles; the exit status is `status`. Closing the socket
@@ -126,7 +91,7 @@ static void dash_end(struct dash *d, int err)
     int rc = 0;
 
     if (d->state != DASH_CONNECTING)
-        rc = dash_write_batch(d, d->next_tick, true);
+        rc = batch_write(&d->batch, batch_sched_final(&d->sched), true);
     if (err < 0) {
         trace_event("error %s", report_strerror(err));
         report_error("%s", report_strerror(err));
@@ -141,13 +106,15 @@ static void dash_on_tick(uv_timer_t *timer);
 static void dash_on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *out);
 static void dash_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
 
-/* Starts the one-shot timer for tick d->next_tick, due at
- * start + next_tick * tick_ms on the monotonic clock. The delay is worked
- * out from that absolute due time, so the schedule never drifts, however
- * late the last tick was written. */
+/* Starts the one-shot timer for the next tick, due at start + K * tick_ms
+ * on the monotonic clock (common/batch.h). The delay is worked out from
+ * that absolute due time, so the schedule never drifts, however late the
+ * last tick was written. */
 static void dash_arm_ticker(struct dash *d)
 {
-    int64_t due = clock_start_ms() + d->next_tick * cli.tick_ms;
+    int64_t due;
+
+    batch_sched_next(&d->sched, clock_now_ms(), &due);
 
     /* libuv's timers count from the loop's cached "now": refresh it. */
     uv_update_time(d->ticker.loop);
@@ -166,35 +133,33 @@ static void dash_start_reading(struct dash *d)
 }
 
 /* lesson:sm-dashboard-tick */
-/* A tick. Which one is worked out from the clock, not counted: if the
- * loop was held up for a whole period or more, the ticks it missed are
+/* A tick. Which one is the schedule's to say, from the clock: if the loop
+ * was held up for a whole period or more, the ticks it missed are
  * skipped, and the most recent one that fell due is written now. */
 static void dash_on_tick(uv_timer_t *timer)
 {
     struct dash *d = timer->data;
-    int64_t fell_due = clock_since_start_ms() / cli.tick_ms;
+    int64_t now = clock_now_ms(), due;
+    int64_t tick = batch_sched_next(&d->sched, now, &due);
     int rc;
 
     switch (d->state) {
     case DASH_CONNECTING:
     case DASH_READING:
     case DASH_FULL:
-        if (fell_due < d->next_tick) {
+        if (now < due) {
             /* libuv's clock is a little coarser than ours: we woke up a
              * hair early. A batch is never early; sleep the rest. */
             dash_arm_ticker(d);
             return;
         }
-        if (fell_due > d->next_tick)
-            trace_event("tick %" PRId64 " to %" PRId64 " skipped", d->next_tick,
-                        fell_due - 1);
-        rc = dash_write_batch(d, fell_due, false);
+        rc = batch_write(&d->batch, tick, false);
         if (rc < 0) {
             report_error("cannot write a batch: %s", report_strerror(rc));
             dash_close(d, EXIT_ERROR);
             return;
         }
-        d->next_tick = fell_due + 1;
+        batch_sched_done(&d->sched, tick);
         dash_arm_ticker(d);
         if (d->state == DASH_FULL) {
             trace_event("resumed");
@@ -231,11 +196,8 @@ static int dash_take_events(struct dash *d)
 
     while ((rc = line_framer_next(&d->framer, &line, &len)) == 1) {
         trace_bytes("event", line, len);
-        if (d->count > 0 && buf_putc(&d->events, ',') < 0)
+        if (batch_add(&d->batch, line, len) < 0)
             return -ENOMEM;
-        if (json_append_string(&d->events, line, len) < 0)
-            return -ENOMEM;
-        d->count++;
     }
     return rc;
 }
@@ -277,7 +239,7 @@ static void dash_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
             rc = dash_take_events(d);
             if (rc < 0) {
                 dash_end(d, rc);
-            } else if (d->events.len >= BATCH_BYTES_MAX) {
+            } else if (batch_bytes(&d->batch) >= BATCH_BYTES_MAX) {
                 trace_event("paused until the next tick");
                 uv_read_stop(stream);
                 d->state = DASH_FULL;
@@ -335,7 +297,7 @@ static int dash_start(uv_loop_t *loop, int *exit_status)
     d->tcp.data = d->ticker.data = d->connect_req.data = d;
     d->open_handles = 2;
     d->state = DASH_CONNECTING;
-    d->next_tick = 1;
+    batch_sched_init(&d->sched, clock_start_us(), cli.tick_ms);
     dash_arm_ticker(d);
 
     trace_event("connecting %s",

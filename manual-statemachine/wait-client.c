@@ -9,15 +9,20 @@
  *   - ending is closing: the listening socket is closed as soon as the
  *     wait is over, so a late client is refused, not left in the backlog;
  *   - the program leaves only after every close callback has run.
+ * The listening socket is common/lsock.h's, watched with a uv_poll_t and
+ * accepted with lsock_accept(), as in the journal's server (server.h says
+ * why not uv_listen()).
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "addr.h"
 #include "cli.h"
 #include "clock.h"
+#include "lsock.h"
 #include "proc.h"
 #include "report.h"
 #include "trace.h"
@@ -38,7 +43,8 @@ enum wait_state {
  * in main()'s frame, which outlives the loop. */
 struct wait {
     enum wait_state state;
-    uv_tcp_t server;          /* the listening socket */
+    struct lsock listener;    /* the listening socket (common/lsock.h) */
+    uv_poll_t poll;           /* readable: a client is waiting */
     uv_tcp_t client;          /* the client, once accepted */
     uv_timer_t deadline;      /* fires once, when the wait is over */
     uv_write_t write_req;     /* must stay valid until wait_on_greeted */
@@ -60,7 +66,10 @@ static void wait_on_closed(uv_handle_t *handle)
  * socket is what makes a late connect be refused. */
 static void wait_stop_listening(struct wait *w)
 {
-    uv_close((uv_handle_t *)&w->server, wait_on_closed);
+    uv_close((uv_handle_t *)&w->poll, wait_on_closed);
+    /* uv_close() has stopped watching the socket, so it may be closed at
+     * once (libuv's documentation says so). */
+    lsock_close(&w->listener);
     uv_close((uv_handle_t *)&w->deadline, wait_on_closed);
 }
 
@@ -117,22 +126,21 @@ static void wait_on_greeted(uv_write_t *req, int status)
     trace_event("closed");
 }
 
-/* Takes the client, stops listening, greets it. */
-static void wait_greet(struct wait *w)
+/* Takes the client on fd (ours to close), stops listening, greets it. */
+static void wait_greet(struct wait *w, int fd,
+                       const struct sockaddr_storage *peer)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
     uv_buf_t b = uv_buf_init(greeting, sizeof(greeting) - 1);
     int rc;
 
-    uv_tcp_init(w->server.loop, &w->client);
-    w->client.data = w;
-    rc = uv_accept((uv_stream_t *)&w->server, (uv_stream_t *)&w->client);
     wait_stop_listening(w);
-    if (rc == 0)
-        rc = uv_tcp_getpeername(&w->client, (struct sockaddr *)&ss, &len);
+    uv_tcp_init(w->poll.loop, &w->client);
+    w->client.data = w;
+    rc = uv_tcp_open(&w->client, fd);
+    if (rc < 0)
+        close(fd); /* not the handle's yet */
     if (rc == 0) {
-        addr_format((const struct sockaddr *)&ss, w->peer, sizeof(w->peer));
+        addr_format((const struct sockaddr *)peer, w->peer, sizeof(w->peer));
         trace_event("accepted %s", w->peer);
         w->state = WAIT_GREETING;
         rc = uv_write(&w->write_req, (uv_stream_t *)&w->client, &b, 1,
@@ -145,54 +153,51 @@ static void wait_greet(struct wait *w)
 }
 
 /* lesson:wait-client-sm-connection */
-static void wait_on_connection(uv_stream_t *server, int status)
+static void wait_on_readable(uv_poll_t *poll, int status, int events)
 {
-    struct wait *w = server->data;
+    struct wait *w = poll->data;
+    struct sockaddr_storage peer;
+    int fd;
 
+    (void)events;
     switch (w->state) {
     case WAIT_LISTENING:
-        if (status < 0) {
-            wait_fail(w, "accept", status);
+        fd = status < 0 ? status
+                        : lsock_accept(&w->listener, &peer, "ERR busy\n");
+        if (fd == -EAGAIN || fd == -ECONNABORTED)
+            break; /* nobody after all, or one who left: wait on */
+        if (fd < 0) {
+            wait_fail(w, "accept", fd);
             wait_stop_listening(w);
             break;
         }
-        wait_greet(w);
+        wait_greet(w, fd, &peer);
         break;
     case WAIT_GREETING:
     case WAIT_DONE:
     case WAIT_TIMED_OUT:
     case WAIT_FAILED:
-        /* A second client, or one in the same turn as the deadline: the
-         * listening socket is closing, so it will be refused. */
+        /* Cannot happen: leaving WAIT_LISTENING closes the poll handle,
+         * and a closed handle is never called back. The socket is
+         * closed too, so a second client is refused. */
         break;
     }
 }
 /* end */
 
-/* Binds, listens and starts the deadline. Returns 0 with the real
- * address in shown, or a negative errno (handles are then closing). */
-static int wait_start(uv_loop_t *loop, struct wait *w, char *shown, size_t size)
+/* Listens and starts the deadline. Returns 0, or a negative errno when
+ * listening failed (nothing was started then). */
+static int wait_start(uv_loop_t *loop, struct wait *w)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    int rc;
+    int rc = lsock_open(&w->listener, &cli.listen, LSOCK_NONBLOCK);
 
-    uv_tcp_init(loop, &w->server);
-    uv_timer_init(loop, &w->deadline);
-    w->server.data = w->deadline.data = w->write_req.data = w;
-    w->state = WAIT_LISTENING;
-    rc = uv_tcp_bind(&w->server, (const struct sockaddr *)&cli.listen.ss, 0);
-    if (rc == 0)
-        rc =
-            uv_listen((uv_stream_t *)&w->server, SOMAXCONN, wait_on_connection);
-    if (rc == 0)
-        rc = uv_tcp_getsockname(&w->server, (struct sockaddr *)&ss, &len);
-    if (rc < 0) {
-        w->state = WAIT_FAILED;
-        wait_stop_listening(w);
+    if (rc < 0)
         return rc;
-    }
-    addr_format((const struct sockaddr *)&ss, shown, size);
+    uv_poll_init_socket(loop, &w->poll, w->listener.fd);
+    uv_timer_init(loop, &w->deadline);
+    w->poll.data = w->deadline.data = w->write_req.data = w;
+    w->state = WAIT_LISTENING;
+    uv_poll_start(&w->poll, UV_READABLE, wait_on_readable);
     /* The one deadline, counted from the start of the program (WC-3).
      * libuv's timers count from the loop's cached "now": refresh it. */
     uv_update_time(loop);
@@ -202,17 +207,14 @@ static int wait_start(uv_loop_t *loop, struct wait *w, char *shown, size_t size)
     return 0;
 }
 /* STUB
-// TODO: binds and listens on cli.listen, writes the real address into
-// shown, and starts ONE deadline timer; the callbacks (a connection, the
-// timer) then drive w->state to its end, set w->exit_status and close
+// TODO: listens on cli.listen (lsock_open, non-blocking), watches the
+// socket and starts ONE deadline timer; the callbacks (a client waiting,
+// the timer) then drive w->state to its end, set w->exit_status and close
 // every handle. Returns 0, or a negative errno when listening failed.
-static int wait_start(uv_loop_t *loop, struct wait *w, char *shown,
-                      size_t size)
+static int wait_start(uv_loop_t *loop, struct wait *w)
 {
     (void)loop;
     (void)w;
-    (void)shown;
-    (void)size;
     return -ENOSYS;
 }
 END SOLUTION */
@@ -221,7 +223,6 @@ int main(int argc, char **argv)
 {
     uv_loop_t loop;
     struct wait w = {0};
-    char shown[ADDR_TEXT_MAX];
     int status, rc;
 
     proc_setup();
@@ -229,16 +230,11 @@ int main(int argc, char **argv)
         return status;
     uv_loop_init(&loop);
     w.exit_status = EXIT_ERROR;
-    rc = wait_start(&loop, &w, shown, sizeof(shown));
+    rc = wait_start(&loop, &w);
     if (rc < 0) {
-        report_error("listening on %s: %s",
-                     addr_format((const struct sockaddr *)&cli.listen.ss, shown,
-                                 sizeof(shown)),
-                     report_strerror(rc));
+        lsock_report_failure(&cli.listen, rc);
     } else {
-        printf("listening on %s\n", shown);
-        fflush(stdout);
-        trace_event("listening %s", shown);
+        lsock_announce(&w.listener);
         trace_event("deadline %lld ms", (long long)cli.timeout_ms);
     }
     /* Runs until every handle is closed and its close callback has run:

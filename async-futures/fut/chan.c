@@ -160,7 +160,7 @@ static void send_drop(struct fut *f)
         if (ch->len < ch->cap)
             wl_wake_head(&ch->senders);
     }
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable send_vt = {"chan-send", send_poll, send_drop};
@@ -226,7 +226,7 @@ static void recv_drop(struct fut *f)
         if (ch->len > 0 || ch->closed)
             wl_wake_head(&ch->receivers);
     }
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable recv_vt = {"chan-recv", recv_poll, recv_drop};

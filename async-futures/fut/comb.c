@@ -40,7 +40,7 @@ static void deadline_drop(struct fut *f)
 
     fut_clear(&d->inner);
     fut_clear(&d->sleep);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 /* end */
 
@@ -61,7 +61,7 @@ struct fut *fut_deadline(uv_loop_t *loop, int64_t deadline_ms,
     /* The sleep's own -ENOMEM future would read as "deadline passed": a
      * deadline that cannot be kept is reported as what it is. */
     d->sleep = fut_sleep_until(loop, deadline_ms);
-    if (d->sleep == fut_ready(-ENOMEM)) {
+    if (fut_is_nomem(d->sleep)) {
         deadline_drop(&d->base);
         return fut_ready(-ENOMEM);
     }
@@ -112,7 +112,7 @@ static void select_drop(struct fut *f)
     struct select_fut *s = (struct select_fut *)f;
 
     drop_all(s->fs, s->n);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable select_vt = {"select", select_poll,
@@ -163,7 +163,7 @@ static enum fut_poll borrow_poll(struct fut *f, struct fut_ctx *ctx)
 
 static void borrow_drop(struct fut *f)
 {
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable borrow_vt = {"borrow", borrow_poll, borrow_drop};
@@ -218,7 +218,7 @@ static void join_all_drop(struct fut *f)
     struct join_all_fut *j = (struct join_all_fut *)f;
 
     drop_all(j->fs, j->n);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable join_all_vt = {"join", join_all_poll,

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 
 enum task_state {
     TASK_QUEUED,  /* on the ready queue: will be polled soon */
@@ -44,6 +45,7 @@ struct fut_exec {
     struct fut_task *head, *tail; /* the ready queue, oldest first */
     struct fut_task *all;         /* every unfinished task */
     struct fut_scope root;
+    struct fut_task *running; /* the task being polled now, or NULL */
     unsigned budget;
     unsigned long next_id;
     int handles_open; /* memory is freed when the last one closed */
@@ -190,7 +192,9 @@ static void task_run(struct fut_task *t)
     t->state = TASK_RUNNING;
     t->woken = false;
     t->ex->stats.polls++;
+    t->ex->running = t;
     r = fut_poll(t->fut, &ctx);
+    t->ex->running = NULL;
     if (r == FUT_READY) {
         task_finish(t, fut_result(t->fut));
     } else if (t->cancel) {
@@ -262,10 +266,24 @@ static void exec_closed(uv_handle_t *h)
         fut_mem_free(ex);
 }
 
+/* fut_exec_free() from a task would wait for that task's poll to return,
+ * which cannot happen while the task is still inside it: a bug to report,
+ * not a loop to spin in. */
+static void exec_free_from_task(const struct fut_exec *ex)
+{
+    fprintf(stderr,
+            "fut: fut_exec_free() called from inside task %lu (%s): free "
+            "the executor after fut_exec_block_on() or uv_run() returns\n",
+            ex->running->id, ex->running->name);
+    abort();
+}
+
 void fut_exec_free(struct fut_exec *ex)
 {
     if (ex == NULL)
         return;
+    if (ex->running != NULL)
+        exec_free_from_task(ex);
     while (ex->all != NULL)
         task_cancel(ex->all);
     uv_close((uv_handle_t *)&ex->check, exec_closed);
@@ -310,7 +328,7 @@ static void join_drop(struct fut *f)
     t->join_waker = (struct fut_waker){NULL, NULL};
     if (t->state == TASK_DONE && !t->finishing)
         fut_mem_free(t);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable join_vt = {"join-handle", join_poll,

@@ -53,7 +53,8 @@ struct fut_exec *fut_exec_new(uv_loop_t *loop);
 /* Cancels every task still alive (their futures are dropped now) and
  * closes the executor's two handles. Its memory is freed by their close
  * callbacks: run the loop once more before uv_loop_close(). Must not be
- * called from inside a task. */
+ * called from inside a task (a task cannot wait for its own poll to end):
+ * that aborts with a message naming the task. */
 void fut_exec_free(struct fut_exec *ex);
 
 /* Sets the most polls made per loop turn (>= 1). */

@@ -1,5 +1,12 @@
-/* fs: file operations on libuv's thread pool, by path or on a file kept
- * open (see fs.h). */
+/* fs: file operations on libuv's thread pool (see fs.h).
+ *
+ * One leaf future does the work: a request, one uv_fs_* call (open, read,
+ * write, ftruncate or close). Every operation of fs.h is a coroutine
+ * (co.h) that awaits requests one after the other, so it reads in the
+ * order it happens: an append is "open, write until all is written,
+ * close". What is hard about files, a call in the pool that cannot be
+ * stopped, is handled once, in the request.
+ */
 #include "fut/fs.h"
 
 #include <assert.h>
@@ -7,27 +14,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-/* What a future does. The first three name a file by its path and open it
- * themselves; the others borrow a struct fut_file. */
-enum fs_kind {
-    FS_APPEND,    /* open, write at the end, close */
-    FS_READ,      /* open, read, close */
-    FS_OPEN_FILE, /* open, then hand the descriptor out as a fut_file */
-    FS_WRITE_AT,  /* write at an offset of an open file */
-    FS_READ_AT,   /* read at an offset of an open file */
-    FS_TRUNCATE,  /* ftruncate an open file */
-};
-
-/* Each future is a short chain of these steps. */
-enum fs_step {
-    FS_OPEN,    /* the next poll issues the open */
-    FS_OPENING, /* open in flight */
-    FS_OP,      /* the next poll issues the write, read or truncate */
-    FS_OPPING,  /* write, read or truncate in flight */
-    FS_CLOSE,   /* the next poll issues the close */
-    FS_CLOSING, /* close in flight */
-    FS_DONE,    /* finished: rc is the result */
-};
+#include "fut/co.h"
 
 struct fut_file {
     uv_loop_t *loop;
@@ -38,29 +25,237 @@ struct fut_file {
     uv_fs_t close_req; /* .data = this */
 };
 
-struct fs_fut {
-    struct fut base;
-    uv_loop_t *loop;
-    uv_fs_t req;            /* one request at a time; .data = this */
-    enum fs_kind kind;
-    enum fs_step step;
-    bool busy;              /* req is in the pool: memory must stay */
-    bool orphan;            /* dropped while busy: the callback cleans up */
-    uv_file fd;             /* by path: ours, -1 when not open */
-    struct fut_file *file;  /* open-file kinds: borrowed; else NULL */
-    struct fut_file *made;  /* FS_OPEN_FILE: handed out when ready */
-    struct fut_file **fout; /* FS_OPEN_FILE: where it goes */
-    int flags, mode;        /* FS_OPEN_FILE */
-    int rc;                 /* bytes so far, or the first error */
-    struct fut_waker waker;
-    struct buf data; /* writes: the bytes to write */
-    size_t written;  /* writes: bytes written so far */
-    char *rbuf;      /* reads: max bytes, filled by the pool */
-    size_t max;
-    int64_t offset;  /* read, write or truncate at */
-    struct buf *out; /* reads: where the bytes go when ready */
-    char path[];     /* copied; empty for open-file kinds */
+/* --- the request: one call on the pool ----------------------------------- */
+
+enum req_op {
+    REQ_OPEN,     /* open(path, flags, mode): ready with the descriptor */
+    REQ_READ,     /* read up to max bytes at offset into rbuf */
+    REQ_WRITE,    /* write bytes from `from` on, at offset */
+    REQ_TRUNCATE, /* ftruncate(fd, offset) */
+    REQ_CLOSE,    /* close(fd) */
 };
+
+enum req_state {
+    REQ_NEW,     /* not issued: its first poll issues it (P4) */
+    REQ_IN_POOL, /* libuv has it: req and the buffers must stay put */
+    REQ_ENDED,   /* its callback ran, or libuv refused it: r is set */
+};
+
+struct req_fut {
+    struct fut base;
+    uv_fs_t req; /* .data = this */
+    uv_loop_t *loop;
+    enum req_op op;
+    enum req_state state;
+    bool dropped;          /* dropped while in the pool: the callback frees */
+    struct fut_waker waker; /* from the latest poll */
+    struct fut_file *file; /* the borrowed file it works on, or NULL */
+    uv_file fd;            /* the descriptor of the call */
+    uv_file close_fd;      /* to close once dropped and ended, or -1 */
+    int flags, mode;       /* open */
+    int64_t offset;        /* read, write (-1: current position), truncate */
+    struct buf bytes;      /* write: owned, written from `from` on */
+    size_t from;
+    char *rbuf;            /* read: owned, max bytes the pool fills */
+    size_t max;
+    ssize_t r;             /* the call's result, once ended */
+    char path[];           /* open: copied */
+};
+
+static void file_request_ended(struct fut_file *file);
+static void req_ended(uv_fs_t *req);
+
+static void req_free(struct req_fut *q)
+{
+    buf_free(&q->bytes);
+    fut_mem_free(q->rbuf);
+    fut_mem_free(q);
+}
+
+/* A dropped request whose call has ended: close the descriptor it still
+ * holds (an open that succeeded, dropped before a poll handed the
+ * descriptor out), then free it. The close reuses req,
+ * so the memory stays until that callback too. */
+static void req_finish_dropped(struct req_fut *q)
+{
+    uv_file fd = q->close_fd;
+
+    q->close_fd = -1;
+    if (fd >= 0) {
+        q->op = REQ_CLOSE;
+        q->file = NULL;
+        if (uv_fs_close(q->loop, &q->req, fd, req_ended) == 0) {
+            q->state = REQ_IN_POOL;
+            return; /* req_ended comes back here, with nothing to close */
+        }
+    }
+    req_free(q);
+}
+
+static void req_ended(uv_fs_t *req)
+{
+    struct req_fut *q = req->data;
+
+    q->r = req->result;
+    q->state = REQ_ENDED;
+    uv_fs_req_cleanup(req);
+    if (q->op == REQ_OPEN && q->r >= 0)
+        q->close_fd = (uv_file)q->r; /* ours until a poll hands it out */
+    if (q->file != NULL)
+        file_request_ended(q->file);
+    if (!q->dropped) {
+        fut_wake(&q->waker);
+        return;
+    }
+    req_finish_dropped(q);
+}
+
+static int req_issue(struct req_fut *q)
+{
+    uv_buf_t b;
+
+    switch (q->op) {
+    case REQ_OPEN:
+        return uv_fs_open(q->loop, &q->req, q->path, q->flags, q->mode,
+                          req_ended);
+    case REQ_READ:
+        b = uv_buf_init(q->rbuf, (unsigned)q->max);
+        return uv_fs_read(q->loop, &q->req, q->fd, &b, 1, q->offset,
+                          req_ended);
+    case REQ_WRITE:
+        /* (data is NULL for an empty buffer: no arithmetic on it.) */
+        b = uv_buf_init(q->bytes.len > 0 ? q->bytes.data + q->from : NULL,
+                        (unsigned)(q->bytes.len - q->from));
+        return uv_fs_write(q->loop, &q->req, q->fd, &b, 1, q->offset,
+                           req_ended);
+    case REQ_TRUNCATE:
+        return uv_fs_ftruncate(q->loop, &q->req, q->fd, q->offset,
+                               req_ended);
+    case REQ_CLOSE:
+        return uv_fs_close(q->loop, &q->req, q->fd, req_ended);
+    }
+    return -EINVAL;
+}
+
+static enum fut_poll req_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct req_fut *q = (struct req_fut *)f;
+    int rc;
+
+    if (q->state == REQ_NEW) {
+        rc = req_issue(q);
+        if (rc < 0) {
+            q->r = rc; /* refused before it started: no callback comes */
+            q->state = REQ_ENDED;
+        } else {
+            q->state = REQ_IN_POOL;
+            if (q->file != NULL)
+                q->file->in_pool++;
+        }
+    }
+    if (q->state == REQ_IN_POOL) {
+        q->waker = ctx->waker;
+        return FUT_PENDING;
+    }
+    f->result = (int)q->r;
+    q->close_fd = -1; /* an opened descriptor now belongs to the poller */
+    return FUT_READY;
+}
+
+static void req_drop(struct fut *f)
+{
+    struct req_fut *q = (struct req_fut *)f;
+
+    if (q->file != NULL)
+        q->file->futures--;
+    q->dropped = true;
+    q->waker = (struct fut_waker){NULL, NULL};
+    /* In the pool, the thread still uses req and the buffers: cancelling
+     * can only detach, and the callback wakes nobody and frees them. */
+    if (q->state != REQ_IN_POOL)
+        req_finish_dropped(q);
+}
+
+static const struct fut_vtable req_vt = {"fs-request", req_poll, req_drop};
+
+/* A new request of op on fd; on file (borrowed) if not NULL, whose
+ * descriptor it then uses. path is copied (open only). NULL on -ENOMEM. */
+static struct req_fut *req_new(uv_loop_t *loop, enum req_op op,
+                               struct fut_file *file, uv_file fd,
+                               const char *path)
+{
+    size_t n = path != NULL ? strlen(path) + 1 : 0;
+    struct req_fut *q = (struct req_fut *)fut_alloc(&req_vt, sizeof *q + n);
+
+    if (q == NULL)
+        return NULL;
+    q->req.data = q;
+    q->loop = loop;
+    q->op = op;
+    q->file = file;
+    q->fd = file != NULL ? file->fd : fd;
+    q->close_fd = -1;
+    q->bytes = (struct buf)BUF_INIT;
+    if (n > 0)
+        memcpy(q->path, path, n);
+    if (file != NULL)
+        file->futures++;
+    return q;
+}
+
+static struct fut *req_open(uv_loop_t *loop, const char *path, int flags,
+                            int mode)
+{
+    struct req_fut *q = req_new(loop, REQ_OPEN, NULL, -1, path);
+
+    if (q == NULL)
+        return fut_ready(-ENOMEM);
+    q->flags = flags;
+    q->mode = mode;
+    return &q->base;
+}
+
+static struct fut *req_close(uv_loop_t *loop, uv_file fd)
+{
+    struct req_fut *q = req_new(loop, REQ_CLOSE, NULL, fd, NULL);
+
+    return q != NULL ? &q->base : fut_ready(-ENOMEM);
+}
+
+/* Reads into a buffer of its own: the pool writes into it, and a dropped
+ * read must not write into the caller's memory. */
+static struct fut *req_read(struct fut_file *file, int64_t offset,
+                            size_t max)
+{
+    struct req_fut *q = req_new(file->loop, REQ_READ, file, -1, NULL);
+
+    if (q == NULL)
+        return fut_ready(-ENOMEM);
+    q->rbuf = fut_mem_alloc(max > 0 ? max : 1);
+    if (q->rbuf == NULL) {
+        req_drop(&q->base);
+        return fut_ready(-ENOMEM);
+    }
+    q->offset = offset;
+    q->max = max;
+    return &q->base;
+}
+
+/* Writes bytes[from..] at offset. The bytes move into the request (the
+ * pool reads them; a dropped write keeps them until its callback) and come
+ * back with req_wrote(). Left where they are on -ENOMEM. */
+static struct fut *req_write(struct fut_file *file, int64_t offset,
+                             struct buf *bytes, size_t from)
+{
+    struct req_fut *q = req_new(file->loop, REQ_WRITE, file, -1, NULL);
+
+    if (q == NULL)
+        return fut_ready(-ENOMEM);
+    q->offset = offset;
+    q->from = from;
+    buf_move(&q->bytes, bytes);
+    return &q->base;
+}
 
 /* --- the open file ------------------------------------------------------- */
 
@@ -89,356 +284,354 @@ void fut_file_close(struct fut_file *file)
         file_close_now(file);
 }
 
-/* One of file's requests has ended: the last one lets a close go ahead. */
+/* One of file's requests has ended: the last one lets a close go ahead
+ * (never earlier: the pool could use a descriptor number that meanwhile
+ * belongs to another file). */
 static void file_request_ended(struct fut_file *file)
 {
     if (--file->in_pool == 0 && file->closing)
         file_close_now(file);
 }
 
-/* --- the chain of requests ----------------------------------------------- */
-
-static bool by_path(const struct fs_fut *f)
+/* For an operation that opened *fp itself and has awaited all its
+ * requests: returns a request that closes the descriptor, whose result
+ * the operation awaits, and frees the struct. */
+static struct fut *file_close_req(struct fut_file **fp)
 {
-    return f->file == NULL;
-}
+    struct fut_file *file = *fp;
+    uv_loop_t *loop = file->loop;
+    uv_file fd = file->fd;
+    struct fut *q = req_close(loop, fd);
 
-static bool writes(const struct fs_fut *f)
-{
-    return f->kind == FS_APPEND || f->kind == FS_WRITE_AT;
-}
-
-static bool reads(const struct fs_fut *f)
-{
-    return f->kind == FS_READ || f->kind == FS_READ_AT;
-}
-
-static void fs_free(struct fs_fut *f)
-{
-    buf_free(&f->data);
-    fut_mem_free(f->rbuf);
-    fut_mem_free(f->made);
-    fut_free_mem(&f->base);
-}
-
-static void fs_done(uv_fs_t *req);
-
-/* After a drop: close the descriptor we opened, if any, then free. */
-static void orphan_finish(struct fs_fut *f)
-{
-    if (f->fd >= 0) {
-        uv_file fd = f->fd;
-
-        f->fd = -1;
-        f->step = FS_CLOSING;
-        if (uv_fs_close(f->loop, &f->req, fd, fs_done) == 0) {
-            f->busy = true;
-            return; /* fs_done comes back here, with fd now -1 */
-        }
+    if (fut_is_nomem(q)) {
+        fut_file_close(file); /* closed all the same, unawaited */
+    } else {
+        assert(file->futures == 0 && file->in_pool == 0);
+        fut_mem_free(file);
     }
-    fs_free(f);
+    *fp = NULL;
+    return q;
 }
 
-/* The step after the operation: a future that opened the file closes it. */
-static enum fs_step after_op(const struct fs_fut *f)
-{
-    return by_path(f) ? FS_CLOSE : FS_DONE;
-}
+/* --- open ---------------------------------------------------------------- */
 
-/* What a finished open, operation or close means for the chain. */
-static void step_done(struct fs_fut *f, ssize_t r)
-{
-    switch (f->step) {
-    case FS_OPENING:
-        f->fd = r >= 0 ? (uv_file)r : -1;
-        f->rc = r >= 0 ? 0 : (int)r;
-        f->step = r < 0 || f->kind == FS_OPEN_FILE ? FS_DONE : FS_OP;
-        break;
-    case FS_OPPING:
-        f->step = after_op(f);
-        if (r < 0) {
-            f->rc = (int)r;
-        } else if (writes(f)) {
-            f->written += (size_t)r;
-            f->rc = f->kind == FS_APPEND ? (int)f->written : 0;
-            if (f->written < f->data.len)
-                f->step = FS_OP; /* a short write: write the rest */
-            if (f->written < f->data.len && r == 0) {
-                f->rc = -EIO; /* no progress at all: give up */
-                f->step = after_op(f);
-            }
-        } else {
-            f->rc = (int)r; /* bytes read, or 0 for a truncate */
-        }
-        break;
-    case FS_CLOSING:
-        f->fd = -1;
-        if (r < 0 && f->rc >= 0)
-            f->rc = (int)r; /* a failed close can mean lost data (NFS) */
-        f->step = FS_DONE;
-        break;
-    default:
-        break;
-    }
-}
-
-static void fs_done(uv_fs_t *req)
-{
-    struct fs_fut *f = req->data;
-    ssize_t r = req->result;
-
-    uv_fs_req_cleanup(req);
-    f->busy = false;
-    if (!by_path(f))
-        file_request_ended(f->file);
-    if (f->orphan) {
-        if (f->step == FS_OPENING && r >= 0)
-            f->fd = (uv_file)r;
-        orphan_finish(f);
-        return;
-    }
-    step_done(f, r);
-    fut_wake(&f->waker);
-}
-
-static int open_flags(const struct fs_fut *f)
-{
-    switch (f->kind) {
-    case FS_APPEND:
-        return O_WRONLY | O_APPEND | O_CREAT;
-    case FS_OPEN_FILE:
-        return f->flags | O_CLOEXEC;
-    default:
-        return O_RDONLY;
-    }
-}
-
-/* Issues the operation itself: on our own descriptor or the file's. */
-static int issue_op(struct fs_fut *f)
-{
-    uv_file fd = by_path(f) ? f->fd : f->file->fd;
-    uv_buf_t b;
-
-    switch (f->kind) {
-    case FS_APPEND:
-    case FS_WRITE_AT:
-        /* (data.data is NULL for an empty buffer: no arithmetic on it.) */
-        b = uv_buf_init(f->data.len > 0 ? f->data.data + f->written : NULL,
-                        (unsigned)(f->data.len - f->written));
-        return uv_fs_write(
-            f->loop, &f->req, fd, &b, 1,
-            f->kind == FS_APPEND ? -1 : f->offset + (int64_t)f->written,
-            fs_done);
-    case FS_TRUNCATE:
-        return uv_fs_ftruncate(f->loop, &f->req, fd, f->offset, fs_done);
-    default:
-        b = uv_buf_init(f->rbuf, (unsigned)f->max);
-        return uv_fs_read(f->loop, &f->req, fd, &b, 1, f->offset, fs_done);
-    }
-}
-
-/* Issues the request for the current step. */
-static int fs_issue(struct fs_fut *f)
-{
-    switch (f->step) {
-    case FS_OPEN:
-        f->step = FS_OPENING;
-        return uv_fs_open(f->loop, &f->req, f->path, open_flags(f), f->mode,
-                          fs_done);
-    case FS_OP:
-        f->step = FS_OPPING;
-        return issue_op(f);
-    case FS_CLOSE:
-        f->step = FS_CLOSING;
-        return uv_fs_close(f->loop, &f->req, f->fd, fs_done);
-    default:
-        return 0;
-    }
-}
-
-/* The output, in the poll that returns ready. */
-static void fs_output(struct fs_fut *f)
-{
-    if (reads(f) && f->rc >= 0) {
-        buf_clear(f->out);
-        if (buf_append(f->out, f->rbuf, (size_t)f->rc) < 0)
-            f->rc = -ENOMEM;
-    } else if (f->kind == FS_OPEN_FILE && f->rc == 0) {
-        f->made->loop = f->loop;
-        f->made->fd = f->fd;
-        *f->fout = f->made; /* ownership passes to the caller */
-        f->made = NULL;
-        f->fd = -1;
-    }
-}
-
-static enum fut_poll fs_poll(struct fut *base, struct fut_ctx *ctx)
-{
-    struct fs_fut *f = (struct fs_fut *)base;
+struct open_fut {
+    struct fut base;
+    struct co co;
+    struct fut *op;          /* the open request, or NULL */
+    struct fut_file *made;   /* made at once: success needs no memory */
+    struct fut_file **out;
+    uv_loop_t *loop;
     int rc;
+};
 
-    while (!f->busy && f->step != FS_DONE) {
-        rc = fs_issue(f);
-        if (rc < 0) {
-            /* Refused before it started: its callback will not run. */
-            step_done(f, rc);
-            continue;
-        }
-        f->busy = true;
-        if (!by_path(f))
-            f->file->in_pool++;
-    }
-    if (f->busy) {
-        f->waker = ctx->waker;
-        return FUT_PENDING;
-    }
-    fs_output(f);
-    base->result = f->rc;
-    return FUT_READY;
-}
-
-static void fs_drop(struct fut *base)
+static enum fut_poll open_poll(struct fut *f, struct fut_ctx *ctx)
 {
-    struct fs_fut *f = (struct fs_fut *)base;
+    struct open_fut *s = (struct open_fut *)f;
 
-    f->waker = (struct fut_waker){NULL, NULL};
-    f->orphan = true;
-    if (!by_path(f))
-        f->file->futures--;
-    /* In flight: the pool thread still uses req and the buffers; the
-     * callback will finish. Otherwise finish now. */
-    if (!f->busy)
-        orphan_finish(f);
+    CO_BEGIN(&s->co);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    if (s->rc < 0)
+        CO_RETURN(&s->co, s, s->rc);
+    s->made->loop = s->loop;
+    s->made->fd = (uv_file)s->rc;
+    *s->out = s->made; /* ownership passes to the caller */
+    s->made = NULL;
+    CO_RETURN(&s->co, s, 0);
+    CO_END(&s->co);
 }
 
-static const struct fut_vtable append_vt = {"fs-append", fs_poll, fs_drop};
-static const struct fut_vtable read_vt = {"fs-read", fs_poll, fs_drop};
-static const struct fut_vtable open_vt = {"file-open", fs_poll, fs_drop};
-static const struct fut_vtable write_at_vt = {"file-write", fs_poll, fs_drop};
-static const struct fut_vtable read_at_vt = {"file-read", fs_poll, fs_drop};
-static const struct fut_vtable truncate_vt = {"file-truncate", fs_poll,
-                                              fs_drop};
+static void open_drop(struct fut *f)
+{
+    struct open_fut *s = (struct open_fut *)f;
 
-static struct fs_fut *fs_new(const struct fut_vtable *vt, enum fs_kind kind,
-                             uv_loop_t *loop, const char *path)
+    fut_clear(&s->op); /* an open still in the pool closes what it opens */
+    fut_mem_free(s->made);
+    fut_mem_free(s);
+}
+
+static const struct fut_vtable open_vt = {"file-open", open_poll, open_drop};
+
+struct fut *fut_file_open(uv_loop_t *loop, const char *path, int flags,
+                          int mode, struct fut_file **out)
+{
+    struct open_fut *s = (struct open_fut *)fut_alloc(&open_vt, sizeof *s);
+
+    if (s == NULL)
+        return fut_ready(-ENOMEM);
+    s->made = fut_mem_alloc(sizeof *s->made);
+    s->op = req_open(loop, path, flags | O_CLOEXEC, mode);
+    if (s->made == NULL || fut_is_nomem(s->op)) {
+        open_drop(&s->base);
+        return fut_ready(-ENOMEM);
+    }
+    s->loop = loop;
+    s->out = out;
+    return &s->base;
+}
+
+/* --- write all ----------------------------------------------------------- */
+
+struct write_fut {
+    struct fut base;
+    struct co co;
+    struct fut *op;         /* the write request, or NULL */
+    struct fut_file *file;  /* borrowed */
+    int64_t offset;         /* -1: at the current position */
+    struct buf data;        /* lent to each request in turn */
+    size_t written;
+    int rc;
+};
+
+/* After a write request: takes the bytes back, counts what was written.
+ * Returns 1 if bytes are left, 0 when all are written, or a negative
+ * errno. */
+static int wrote(struct write_fut *s)
+{
+    int rc = fut_result(s->op);
+
+    if (!fut_is_nomem(s->op))
+        buf_move(&s->data, &((struct req_fut *)s->op)->bytes);
+    fut_clear(&s->op);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && s->written < s->data.len)
+        return -EIO; /* no progress at all: give up */
+    s->written += (size_t)rc;
+    return s->written < s->data.len ? 1 : 0;
+}
+
+static enum fut_poll write_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct write_fut *s = (struct write_fut *)f;
+
+    CO_BEGIN(&s->co);
+    do { /* a short write is followed by the rest */
+        s->op = req_write(s->file,
+                          s->offset < 0 ? -1
+                                        : s->offset + (int64_t)s->written,
+                          &s->data, s->written);
+        CO_AWAIT(&s->co, ctx, s->op);
+        s->rc = wrote(s);
+    } while (s->rc > 0);
+    CO_RETURN(&s->co, s, s->rc);
+    CO_END(&s->co);
+}
+
+static void write_drop(struct fut *f)
+{
+    struct write_fut *s = (struct write_fut *)f;
+
+    fut_clear(&s->op); /* a write in the pool keeps its bytes till it ends */
+    buf_free(&s->data);
+    s->file->futures--;
+    fut_mem_free(s);
+}
+
+static const struct fut_vtable write_vt = {"file-write", write_poll,
+                                           write_drop};
+
+struct fut *fut_file_write(struct fut_file *file, int64_t offset,
+                           struct buf *data)
+{
+    struct write_fut *s =
+        (struct write_fut *)fut_alloc(&write_vt, sizeof *s);
+
+    if (s == NULL) {
+        buf_free(data); /* ownership was promised, also on failure */
+        return fut_ready(-ENOMEM);
+    }
+    s->file = file;
+    s->offset = offset;
+    buf_move(&s->data, data);
+    file->futures++;
+    return &s->base;
+}
+
+/* --- read ---------------------------------------------------------------- */
+
+struct read_fut {
+    struct fut base;
+    struct co co;
+    struct fut *op;        /* the read request, or NULL */
+    struct fut_file *file; /* borrowed */
+    struct buf *out;
+    int rc;
+};
+
+static enum fut_poll read_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct read_fut *s = (struct read_fut *)f;
+    struct req_fut *q;
+
+    CO_BEGIN(&s->co);
+    CO_AWAIT(&s->co, ctx, s->op);
+    s->rc = fut_result(s->op);
+    q = (struct req_fut *)s->op;
+    if (s->rc >= 0) { /* the caller's buffer is written now, at ready */
+        buf_clear(s->out);
+        if (buf_append(s->out, q->rbuf, (size_t)s->rc) < 0)
+            s->rc = -ENOMEM;
+    }
+    fut_clear(&s->op);
+    CO_RETURN(&s->co, s, s->rc);
+    CO_END(&s->co);
+}
+
+static void read_drop(struct fut *f)
+{
+    struct read_fut *s = (struct read_fut *)f;
+
+    fut_clear(&s->op);
+    s->file->futures--;
+    fut_mem_free(s);
+}
+
+static const struct fut_vtable read_vt = {"file-read", read_poll, read_drop};
+
+struct fut *fut_file_read(struct fut_file *file, int64_t offset, size_t max,
+                          struct buf *out)
+{
+    struct read_fut *s = (struct read_fut *)fut_alloc(&read_vt, sizeof *s);
+
+    if (s == NULL)
+        return fut_ready(-ENOMEM);
+    s->op = req_read(file, offset, max);
+    if (fut_is_nomem(s->op)) {
+        fut_mem_free(s);
+        return fut_ready(-ENOMEM);
+    }
+    s->file = file;
+    s->out = out;
+    file->futures++;
+    return &s->base;
+}
+
+/* --- truncate: a single request ------------------------------------------ */
+
+struct fut *fut_file_truncate(struct fut_file *file, int64_t size)
+{
+    struct req_fut *q = req_new(file->loop, REQ_TRUNCATE, file, -1, NULL);
+
+    if (q == NULL)
+        return fut_ready(-ENOMEM);
+    q->offset = size;
+    return &q->base;
+}
+
+/* --- by path: open, the operation, close ---------------------------------- */
+
+/* Both operations by path are the kept-open file's operations in a row.
+ * Dropped half-way, they drop the operation and close the file the way
+ * fut_file_close() does: after the last request in the pool has ended. */
+struct path_fut {
+    struct fut base;
+    struct co co;
+    uv_loop_t *loop;
+    struct fut *op;        /* the step being awaited, or NULL */
+    struct fut_file *file; /* ours while open */
+    struct buf data;       /* append: the bytes; read: what was read */
+    size_t len;            /* append: how many bytes to write */
+    int64_t offset;        /* read */
+    size_t max;            /* read */
+    struct buf *out;       /* read */
+    int rc, closed;
+    char path[];
+};
+
+static void path_drop(struct fut *f)
+{
+    struct path_fut *s = (struct path_fut *)f;
+
+    fut_clear(&s->op);
+    fut_file_close(s->file);
+    buf_free(&s->data);
+    fut_mem_free(s);
+}
+
+static enum fut_poll append_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct path_fut *s = (struct path_fut *)f;
+
+    CO_BEGIN(&s->co);
+    s->op = fut_file_open(s->loop, s->path, O_WRONLY | O_APPEND | O_CREAT,
+                          0644, &s->file);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    if (s->rc < 0)
+        CO_RETURN(&s->co, s, s->rc);
+    s->len = s->data.len;
+    s->op = fut_file_write(s->file, -1, &s->data); /* O_APPEND: the end */
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    s->op = file_close_req(&s->file);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->closed);
+    if (s->rc == 0 && s->closed < 0)
+        s->rc = s->closed; /* a failed close can mean lost data (NFS) */
+    CO_RETURN(&s->co, s, s->rc < 0 ? s->rc : (int)s->len);
+    CO_END(&s->co);
+}
+
+static enum fut_poll read_path_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct path_fut *s = (struct path_fut *)f;
+
+    CO_BEGIN(&s->co);
+    s->op = fut_file_open(s->loop, s->path, O_RDONLY, 0, &s->file);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    if (s->rc < 0)
+        CO_RETURN(&s->co, s, s->rc);
+    s->op = fut_file_read(s->file, s->offset, s->max, &s->data);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    s->op = file_close_req(&s->file);
+    CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->closed);
+    if (s->rc >= 0 && s->closed < 0)
+        s->rc = s->closed;
+    if (s->rc >= 0)
+        buf_move(s->out, &s->data); /* the caller's buffer, at ready */
+    CO_RETURN(&s->co, s, s->rc);
+    CO_END(&s->co);
+}
+
+static const struct fut_vtable append_vt = {"fs-append", append_poll,
+                                            path_drop};
+static const struct fut_vtable read_path_vt = {"fs-read", read_path_poll,
+                                               path_drop};
+
+static struct path_fut *path_new(const struct fut_vtable *vt,
+                                 uv_loop_t *loop, const char *path)
 {
     size_t n = strlen(path) + 1;
-    struct fs_fut *f = (struct fs_fut *)fut_alloc(vt, sizeof *f + n);
+    struct path_fut *s = (struct path_fut *)fut_alloc(vt, sizeof *s + n);
 
-    if (f == NULL)
+    if (s == NULL)
         return NULL;
-    f->loop = loop;
-    f->req.data = f;
-    f->kind = kind;
-    f->mode = 0644;
-    f->fd = -1;
-    f->data = (struct buf)BUF_INIT;
-    memcpy(f->path, path, n);
-    return f;
-}
-
-/* Gives a read future its private buffer (the pool writes into it, so it
- * cannot be the caller's). Returns f, or NULL after freeing it. */
-static struct fs_fut *with_read_buffer(struct fs_fut *f, int64_t offset,
-                                       size_t max, struct buf *out)
-{
-    f->rbuf = fut_mem_alloc(max > 0 ? max : 1);
-    if (f->rbuf == NULL) {
-        fs_free(f);
-        return NULL;
-    }
-    f->max = max;
-    f->offset = offset;
-    f->out = out;
-    return f;
+    s->loop = loop;
+    s->data = (struct buf)BUF_INIT;
+    memcpy(s->path, path, n);
+    return s;
 }
 
 struct fut *fut_fs_append(uv_loop_t *loop, const char *path,
                           struct buf *data)
 {
-    struct fs_fut *f = fs_new(&append_vt, FS_APPEND, loop, path);
+    struct path_fut *s = path_new(&append_vt, loop, path);
 
-    if (f == NULL)
+    if (s == NULL) {
+        buf_free(data); /* ownership was promised, also on failure */
         return fut_ready(-ENOMEM);
-    buf_move(&f->data, data);
-    return &f->base;
+    }
+    buf_move(&s->data, data);
+    return &s->base;
 }
 
 struct fut *fut_fs_read(uv_loop_t *loop, const char *path, int64_t offset,
                         size_t max, struct buf *out)
 {
-    struct fs_fut *f = fs_new(&read_vt, FS_READ, loop, path);
+    struct path_fut *s = path_new(&read_path_vt, loop, path);
 
-    if (f == NULL || with_read_buffer(f, offset, max, out) == NULL)
+    if (s == NULL)
         return fut_ready(-ENOMEM);
-    return &f->base;
-}
-
-struct fut *fut_file_open(uv_loop_t *loop, const char *path, int flags,
-                          int mode, struct fut_file **out)
-{
-    struct fs_fut *f = fs_new(&open_vt, FS_OPEN_FILE, loop, path);
-
-    if (f == NULL)
-        return fut_ready(-ENOMEM);
-    /* Made now, so that success cannot fail for want of memory. */
-    f->made = fut_mem_alloc(sizeof *f->made);
-    if (f->made == NULL) {
-        fs_free(f);
-        return fut_ready(-ENOMEM);
-    }
-    f->flags = flags;
-    f->mode = mode;
-    f->fout = out;
-    return &f->base;
-}
-
-/* A future on the open file: it starts at the operation. */
-static struct fs_fut *file_op_new(const struct fut_vtable *vt,
-                                  enum fs_kind kind, struct fut_file *file)
-{
-    struct fs_fut *f = fs_new(vt, kind, file->loop, "");
-
-    if (f == NULL)
-        return NULL;
-    f->file = file;
-    f->step = FS_OP;
-    file->futures++;
-    return f;
-}
-
-struct fut *fut_file_write(struct fut_file *file, int64_t offset,
-                           struct buf *data)
-{
-    struct fs_fut *f = file_op_new(&write_at_vt, FS_WRITE_AT, file);
-
-    if (f == NULL)
-        return fut_ready(-ENOMEM);
-    f->offset = offset;
-    buf_move(&f->data, data);
-    return &f->base;
-}
-
-struct fut *fut_file_read(struct fut_file *file, int64_t offset, size_t max,
-                          struct buf *out)
-{
-    struct fs_fut *f = file_op_new(&read_at_vt, FS_READ_AT, file);
-
-    if (f == NULL)
-        return fut_ready(-ENOMEM);
-    if (with_read_buffer(f, offset, max, out) == NULL) {
-        file->futures--;
-        return fut_ready(-ENOMEM);
-    }
-    return &f->base;
-}
-
-struct fut *fut_file_truncate(struct fut_file *file, int64_t size)
-{
-    struct fs_fut *f = file_op_new(&truncate_vt, FS_TRUNCATE, file);
-
-    if (f == NULL)
-        return fut_ready(-ENOMEM);
-    f->offset = size;
-    return &f->base;
+    s->offset = offset;
+    s->max = max;
+    s->out = out;
+    return &s->base;
 }

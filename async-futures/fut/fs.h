@@ -16,6 +16,14 @@
  * written its bytes (D4), and the loop must run until that callback before
  * uv_loop_close().
  *
+ * How it is built: one leaf future, a request (one uv_fs_* call), and
+ * every operation below a coroutine that awaits requests in turn. The
+ * operations by path are the kept-open file's operations in a row (open,
+ * read or write, close). So, unlike most futures of the library, these
+ * allocate while they are polled: a request (and a step, for the
+ * operations by path) each time a step starts. A step that finds no
+ * memory ends the operation with -ENOMEM; a file it had opened is closed.
+ *
  * Cost: three pool round trips per operation (open, op, close). A program
  * that appends often keeps the file open instead (struct fut_file below):
  * one round trip per operation, and no descriptor to find when the process
@@ -32,8 +40,9 @@
 
 /* Returns a new future that appends the bytes of *data to the file at path
  * (created with mode 0644 if missing). Takes ownership of data's bytes
- * (data is left empty). path is copied. Ready with the number of bytes
- * written (all of them), or a negative errno (-ENOSPC, -EFBIG, ...). */
+ * (data is left empty), also when it returns fut_ready(-ENOMEM). path is
+ * copied. Ready with the number of bytes written (all of them), or a
+ * negative errno (-ENOSPC, -EFBIG, ...). */
 struct fut *fut_fs_append(uv_loop_t *loop, const char *path,
                           struct buf *data);
 
@@ -62,10 +71,12 @@ struct fut *fut_file_open(uv_loop_t *loop, const char *path, int flags,
                           int mode, struct fut_file **out);
 
 /* Returns a new future that writes the bytes of *data to f (borrowed)
- * starting at offset, a short write being followed by the rest. Takes
- * ownership of data's bytes (data is left empty). Ready with 0 once every
- * byte is written, or a negative errno (-ENOSPC, -EFBIG ...): the bytes
- * before the failure may be in the file, and it is the caller's business
+ * starting at offset (-1: at the current position, which is the end for
+ * a file opened with O_APPEND), a short write being followed by the rest.
+ * Takes ownership of data's bytes (data is left empty), also when it
+ * returns fut_ready(-ENOMEM). Ready with 0 once every byte is written,
+ * or a negative errno (-ENOSPC, -EFBIG ...): the bytes before the
+ * failure may be in the file, and it is the caller's business
  * to cut them off (fut_file_truncate) if they must not stay. */
 struct fut *fut_file_write(struct fut_file *f, int64_t offset,
                            struct buf *data);

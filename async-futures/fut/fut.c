@@ -2,9 +2,18 @@
 #include "fut/fut.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static struct fut_stats stats;
+
+/* Allocations left before the injected failure; -1: none planned. */
+static long fail_countdown = -1;
+
+void fut_mem_fail_after(long n)
+{
+    fail_countdown = n < 0 ? -1 : n;
+}
 
 const struct fut_stats *fut_stats(void)
 {
@@ -13,7 +22,11 @@ const struct fut_stats *fut_stats(void)
 
 void *fut_mem_alloc(size_t size)
 {
-    void *p = calloc(1, size);
+    void *p;
+
+    if (fail_countdown >= 0 && fail_countdown-- == 0)
+        return NULL;
+    p = calloc(1, size);
 
     if (p != NULL)
         stats.allocs++;
@@ -34,11 +47,6 @@ struct fut *fut_alloc(const struct fut_vtable *vt, size_t size)
     if (f != NULL)
         f->vt = vt;
     return f;
-}
-
-void fut_free_mem(struct fut *f)
-{
-    fut_mem_free(f);
 }
 
 void fut_drop(struct fut *f)
@@ -68,7 +76,7 @@ static enum fut_poll ready_poll(struct fut *f, struct fut_ctx *ctx)
 
 static void ready_drop(struct fut *f)
 {
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable ready_vt = {"ready", ready_poll, ready_drop};
@@ -81,7 +89,25 @@ static void nomem_drop(struct fut *f)
 }
 
 static const struct fut_vtable nomem_vt = {"nomem", ready_poll, nomem_drop};
-static struct fut nomem = {&nomem_vt, -ENOMEM};
+static struct fut nomem = {&nomem_vt, -ENOMEM, false};
+
+bool fut_is_nomem(const struct fut *f)
+{
+    return f->vt == &nomem_vt;
+}
+
+void fut_poll_after_ready(const struct fut *f)
+{
+    /* The one shared -ENOMEM future is ready for everybody: each of its
+     * owners polls it once, so the flag it carries says nothing. */
+    if (f == &nomem)
+        return;
+    fprintf(stderr,
+            "fut: a \"%s\" future was polled after it returned FUT_READY "
+            "(rule P5 in fut.h)\n",
+            f->vt->name);
+    abort();
+}
 
 struct fut *fut_ready(int rc)
 {

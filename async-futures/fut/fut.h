@@ -26,6 +26,11 @@
  *      polling a future IS pausing it.
  *  P5. Once poll has returned FUT_READY the future must not be polled
  *      again. Its only remaining use is fut_result() and fut_drop().
+ *      fut_poll() checks this unless NDEBUG is defined (the kit's build
+ *      does not define it): a second poll aborts with the future's
+ *      vtable name, instead of whatever the future would do with its
+ *      released insides. (The one shared fut_ready(-ENOMEM) future is let
+ *      through: each of its owners polls it once.)
  *
  * THE OUTPUT
  *
@@ -62,8 +67,24 @@
  *  allocated while it is polled, unless its comment says so. fut_drop()
  *  frees it (D3). A combinator takes ownership of the futures given to it
  *  and drops them. Constructors never return NULL: when memory runs out
- *  they return a future that is ready at once with -ENOMEM, so an
- *  allocation failure surfaces where every other error does.
+ *  they return fut_ready(-ENOMEM), a future that is ready at once with
+ *  -ENOMEM, so an allocation failure surfaces where every other error
+ *  does. Code that must tell "the constructor failed" apart from "the
+ *  operation was started" asks fut_is_nomem(), never compares pointers.
+ *
+ * WAKERS
+ *
+ *  W1. A waker is two raw words, {fn, data}, copied into whatever will
+ *      call it; nothing counts the copies. So a waker must not outlive
+ *      what its data points at: the task (or test, or combinator) that
+ *      handed it out. Whoever keeps a copy forgets it when it is dropped
+ *      (D2), and a task's future is dropped before the task's memory goes
+ *      (exec.c), so no copy survives its task. A future that passes a
+ *      waker to something living longer than itself breaks this rule.
+ *      Rust's wakers are reference-counted (Waker::clone, drop): a stale
+ *      one is harmless there, it only wakes a task that is gone. Here a
+ *      stale waker is a use after free; the price of a waker that is
+ *      plain data and costs no allocation.
  *
  * THREADS
  *
@@ -109,13 +130,29 @@ struct fut_vtable {
 /* The first member of every future. */
 struct fut {
     const struct fut_vtable *vt;
-    int result; /* the output's int; valid once poll returned FUT_READY */
+    int result;     /* the output's int; valid once poll returned FUT_READY */
+    bool was_ready; /* fut_poll() saw FUT_READY (the P5 check) */
 };
 
-/* Polls f (see the rules above). */
+/* Called by fut_poll() when f is polled after it was ready (P5): prints
+ * the future's vtable name on stderr and aborts. */
+void fut_poll_after_ready(const struct fut *f);
+
+/* Polls f (see the rules above). Unless NDEBUG is defined, checks P5:
+ * one flag test per poll. */
 static inline enum fut_poll fut_poll(struct fut *f, struct fut_ctx *ctx)
 {
-    return f->vt->poll(f, ctx);
+    enum fut_poll r;
+
+#ifndef NDEBUG
+    if (f->was_ready)
+        fut_poll_after_ready(f);
+#endif
+    r = f->vt->poll(f, ctx);
+#ifndef NDEBUG
+    f->was_ready = r == FUT_READY;
+#endif
+    return r;
 }
 
 /* The int output of a future that returned FUT_READY. */
@@ -143,6 +180,13 @@ void fut_clear(struct fut **fp);
  * Never NULL (it needs no memory when rc is -ENOMEM). */
 struct fut *fut_ready(int rc);
 
+/* True when f is what a constructor returned because memory ran out
+ * (fut_ready(-ENOMEM), or a fut_ready() that could not be allocated):
+ * nothing was started, and f is ready with -ENOMEM. False for every
+ * future that was made, including one whose operation later fails with
+ * -ENOMEM. The one way to ask "did the constructor fail?". */
+bool fut_is_nomem(const struct fut *f);
+
 /* Returns a future that answers FUT_PENDING once, waking itself first,
  * then FUT_READY with 0: "let the others run", as in a cooperative yield.
  * It is also the simplest test of a wake that happens inside poll. */
@@ -154,11 +198,8 @@ struct fut *fut_never(void);
 
 /* Helper for writing futures: allocates size bytes (size >= sizeof(struct
  * fut)), zeroed, with vt set. Returns NULL on -ENOMEM; the caller then
- * returns fut_ready(-ENOMEM). Free with fut_free_mem(). */
+ * returns fut_ready(-ENOMEM). Free with fut_mem_free(). */
 struct fut *fut_alloc(const struct fut_vtable *vt, size_t size);
-
-/* Frees memory from fut_alloc(), for drop functions. */
-void fut_free_mem(struct fut *f);
 
 /* Counters for the tests and the bench: how many futures have been
  * allocated and freed so far (malloc calls made by the library, not only
@@ -169,9 +210,16 @@ struct fut_stats {
 };
 const struct fut_stats *fut_stats(void);
 
-/* Library-internal: counted malloc/free used by every module, so the tests
- * can assert that a steady-state poll allocates nothing. */
+/* The counted allocator every module uses (so the tests can assert that a
+ * steady-state poll allocates nothing): fut_mem_alloc() returns size
+ * zeroed bytes or NULL; fut_mem_free() frees memory from it or from
+ * fut_alloc() (a future's drop function ends with it); p may be NULL. */
 void *fut_mem_alloc(size_t size);
 void fut_mem_free(void *p);
+
+/* For the tests: makes the allocation that comes after n more successful
+ * ones fail, once (n = 0: the very next one); n < 0 turns this off. How a
+ * test reaches the -ENOMEM path of a constructor or of a poll. */
+void fut_mem_fail_after(long n);
 
 #endif

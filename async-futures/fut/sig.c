@@ -60,7 +60,7 @@ static void sig_closed(uv_handle_t *h)
     struct sig_fut *s = h->data;
 
     if (--s->open == 0)
-        fut_free_mem(&s->base);
+        fut_mem_free(&s->base);
 }
 
 static void sig_drop(struct fut *f)
@@ -69,7 +69,7 @@ static void sig_drop(struct fut *f)
     int n = s->open;
 
     if (n == 0) {
-        fut_free_mem(f);
+        fut_mem_free(f);
         return;
     }
     /* uv_close stops each handle now (the default action returns); the

@@ -1,5 +1,4 @@
 /* tcp: connect, accept, read a line, write all, as futures (see tcp.h). */
-#define _GNU_SOURCE /* accept4() */
 #include "fut/tcp.h"
 
 #include <assert.h>
@@ -10,6 +9,7 @@
 
 #include "buf.h"
 #include "line.h"
+#include "lsock.h"
 
 struct fut_tcp {
     uv_tcp_t handle;          /* .data = this; closed by fut_tcp_close */
@@ -163,7 +163,7 @@ static void connect_drop(struct fut *f)
         else
             tcp_free_unopened(k->c);
     }
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable connect_vt = {"tcp-connect", connect_poll,
@@ -179,7 +179,7 @@ struct fut *fut_tcp_connect(uv_loop_t *loop, const struct sockaddr *addr,
         return fut_ready(-ENOMEM);
     k->c = tcp_new();
     if (k->c == NULL) {
-        fut_free_mem(&k->base);
+        fut_mem_free(&k->base);
         return fut_ready(-ENOMEM);
     }
     k->loop = loop;
@@ -275,7 +275,7 @@ static void read_drop(struct fut *f)
      * stops it (read_done sees no waker): the drop itself needs no call
      * into libuv, and a dropped read loses no byte. */
     c->read_waker = (struct fut_waker){NULL, NULL};
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable read_vt = {"tcp-read-line", read_poll,
@@ -372,7 +372,7 @@ static void write_drop(struct fut *f)
     /* The uv_write_t and the buffer belong to the connection, so they
      * outlive this future; write_done will wake nobody. */
     c->write_waker = (struct fut_waker){NULL, NULL};
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable write_vt = {"tcp-write-all", write_poll,
@@ -393,17 +393,17 @@ struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes,
 
 /* --- listen and accept --------------------------------------------------- */
 
-/* libuv's uv_listen() would accept for us, but when the process is out of
- * file descriptors it quietly accepts and closes the waiting connections:
- * the program is never told, so it can neither log it nor answer them. So
- * the listener polls its socket and calls accept4() itself, which is what
- * an event loop does underneath, and an accept future reports -EMFILE like
- * any other result. */
+/* The socket work (listen, accept, the spare descriptor for EMFILE) is
+ * common/lsock.h's, as in every track; what is left here is how a future
+ * waits for a connection: a uv_poll_t on the non-blocking listening
+ * socket, watched only while an accept future is pending. (libuv's own
+ * uv_listen() is not used: out of descriptors it accepts and closes the
+ * waiting connections quietly.) */
 struct fut_tcp_listener {
     uv_poll_t poll; /* readable: connections wait; .data = this */
     uv_loop_t *loop;
-    int fd;                 /* the listening socket (not owned by poll) */
-    int spare_fd;           /* kept in reserve for fut_tcp_turn_away() */
+    struct lsock sock;      /* the socket and its spare; owned */
+    const char *busy_msg;   /* what a client turned away is told */
     struct fut_waker waker; /* the accept future's, or empty */
     bool polling;           /* uv_poll_start() is in force */
     int error;              /* a poll error to report, or 0 */
@@ -430,34 +430,25 @@ static void listener_idle(struct fut_tcp_listener *l)
     l->polling = false;
 }
 
-int fut_tcp_listen(uv_loop_t *loop, const struct sockaddr *addr,
-                   int backlog, struct fut_tcp_listener **out)
+int fut_tcp_listen(uv_loop_t *loop, const struct addr *addr,
+                   const char *busy_msg, struct fut_tcp_listener **out)
 {
     struct fut_tcp_listener *l = fut_mem_alloc(sizeof *l);
-    socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
-    int one = 1;
-    int rc = 0;
+    int rc;
 
     if (l == NULL)
         return -ENOMEM;
-    l->fd =
-        socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (l->fd < 0 ||
-        setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(l->fd, addr, len) < 0 || listen(l->fd, backlog) < 0)
-        rc = -errno;
+    rc = lsock_open(&l->sock, addr, LSOCK_NONBLOCK);
     if (rc == 0)
-        rc = uv_poll_init_socket(loop, &l->poll, l->fd);
+        rc = uv_poll_init_socket(loop, &l->poll, l->sock.fd);
     if (rc < 0) {
-        if (l->fd >= 0)
-            close(l->fd);
+        lsock_close(&l->sock);
         fut_mem_free(l);
         return rc;
     }
     l->poll.data = l;
     l->loop = loop;
-    l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l->busy_msg = busy_msg;
     *out = l;
     return 0;
 }
@@ -466,9 +457,14 @@ int fut_tcp_listener_addr(const struct fut_tcp_listener *l,
                           struct addr *out)
 {
     out->len = sizeof out->ss;
-    if (getsockname(l->fd, (struct sockaddr *)&out->ss, &out->len) < 0)
+    if (getsockname(l->sock.fd, (struct sockaddr *)&out->ss, &out->len) < 0)
         return -errno;
     return 0;
+}
+
+int fut_tcp_listener_announce(const struct fut_tcp_listener *l)
+{
+    return lsock_announce(&l->sock);
 }
 
 static void listener_closed(uv_handle_t *h)
@@ -484,49 +480,32 @@ void fut_tcp_listener_close(struct fut_tcp_listener *l)
     uv_close((uv_handle_t *)&l->poll, listener_closed);
     /* uv_close() has stopped watching the socket, so it may be closed now
      * (libuv's documentation says so): connects are refused from here. */
-    close(l->fd);
-    if (l->spare_fd >= 0)
-        close(l->spare_fd);
+    lsock_close(&l->sock);
 }
 
-/* Takes the next waiting connection. Returns its descriptor, -EAGAIN when
- * none waits, or a negative errno (-EMFILE ...). */
+/* Takes the next waiting connection: its descriptor, -EAGAIN when none
+ * waits, or what lsock_accept() says (-EMFILE: rest, then try again).
+ * A client turned away for want of descriptors (-ECONNABORTED) is not an
+ * answer for the caller: the next one is tried at once. */
 static int accept_next(struct fut_tcp_listener *l)
 {
-    for (;;) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd >= 0)
-            return fd;
-        /* A connection that failed before we took it, or a signal: the
-         * next one may be fine. */
-        if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
-}
-
-int fut_tcp_turn_away(struct fut_tcp_listener *l, const char *msg)
-{
-    ssize_t sent;
     int fd;
 
-    if (l->spare_fd < 0) /* not taken back last time: try again */
-        l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (l->spare_fd < 0)
-        return -errno;
-    close(l->spare_fd);
-    fd = accept_next(l);
-    if (fd >= 0) {
-        /* A fresh socket's send buffer is empty: a short message goes out
-         * whole, or the peer just sees the close. */
-        sent = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)sent;
-        close(fd);
-    }
-    l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0)
-        return 1;
-    return fd == -EAGAIN ? 0 : fd;
+    do
+        fd = lsock_accept(&l->sock, NULL, l->busy_msg);
+    while (fd == -ECONNABORTED);
+    return fd;
+}
+
+int fut_tcp_turn_away(struct fut_tcp *c, const char *msg)
+{
+    uv_os_fd_t fd;
+    int rc = uv_fileno((uv_handle_t *)&c->handle, &fd);
+
+    if (rc == 0)
+        rc = lsock_turn_away(fd, msg);
+    fut_tcp_close(c);
+    return rc;
 }
 
 struct accept_fut {
@@ -585,7 +564,7 @@ static void accept_drop(struct fut *f)
     listener_idle(a->l);
     if (a->c != NULL)
         tcp_free_unopened(a->c);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable accept_vt = {"tcp-accept", accept_poll,
@@ -600,7 +579,7 @@ struct fut *fut_tcp_accept(struct fut_tcp_listener *l, struct fut_tcp **out)
         return fut_ready(-ENOMEM);
     a->c = tcp_new();
     if (a->c == NULL) {
-        fut_free_mem(&a->base);
+        fut_mem_free(&a->base);
         return fut_ready(-ENOMEM);
     }
     a->l = l;

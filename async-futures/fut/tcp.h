@@ -79,37 +79,46 @@ int fut_tcp_peer(const struct fut_tcp *c, struct addr *out);
  * flight is cancelled. */
 void fut_tcp_close(struct fut_tcp *c);
 
-/* Binds and listens on addr (borrowed) with the given backlog. Returns 0
- * and *out set to a new listener (close with fut_tcp_listener_close), or
- * a negative errno (-EADDRINUSE, ...). Synchronous: nothing here waits.
- * The listener keeps one spare descriptor, for fut_tcp_turn_away(). */
-int fut_tcp_listen(uv_loop_t *loop, const struct sockaddr *addr,
-                   int backlog, struct fut_tcp_listener **out);
+/* Listens on addr (borrowed) with common/lsock.h (SO_REUSEADDR, backlog
+ * SOMAXCONN, a spare descriptor for running out of them). busy_msg (a
+ * short line such as "ERR busy\n"; must stay valid until l is closed) is
+ * what a client is told when the process has no descriptor left for it.
+ * Returns 0 and *out set to a new listener (close with
+ * fut_tcp_listener_close), or a negative errno (-EADDRINUSE, ...).
+ * Synchronous: nothing here waits. */
+int fut_tcp_listen(uv_loop_t *loop, const struct addr *addr,
+                   const char *busy_msg, struct fut_tcp_listener **out);
 
 /* The address l is bound to (its real port after port 0). 0 or -errno. */
 int fut_tcp_listener_addr(const struct fut_tcp_listener *l,
                           struct addr *out);
 
+/* Says the server is ready: "listening on HOST:PORT" on stdout, flushed
+ * (lsock_announce). 0 or a negative errno. */
+int fut_tcp_listener_announce(const struct fut_tcp_listener *l);
+
 /* Returns a new future that accepts the next connection on l (borrowed).
  * Ready with 0 and *out set to a new connection (close it with
- * fut_tcp_close), or a negative errno. -EMFILE (or -ENFILE) means the
- * process is out of file descriptors: the connection still waits in the
- * kernel's backlog and the listener keeps working, but accepting again at
- * once would fail again at once. The caller decides what to do: turn the
- * waiting one away (fut_tcp_turn_away) or wait a little before the next
- * accept. (libuv's own uv_listen() would close such connections silently,
- * which is why the listener accepts for itself.) Dropped while pending:
- * no connection is taken; the next accept gets it. */
+ * fut_tcp_close), or a negative errno. When the process is out of file
+ * descriptors, the waiting client is turned away inside the poll (the
+ * listener's spare descriptor makes room for it: it is told busy_msg and
+ * closed, lsock_accept) and the accept goes on waiting. -EMFILE means even
+ * that was not possible: the client still waits in the kernel's backlog,
+ * and accepting again at once would fail at once, so the caller rests
+ * (LSOCK_REST_MS) before its next accept. Dropped while pending: no
+ * connection is taken; the next accept gets it. */
 struct fut *fut_tcp_accept(struct fut_tcp_listener *l, struct fut_tcp **out);
 
-/* For a server out of file descriptors: turns away the oldest connection
- * waiting on l. The listener's spare descriptor is given up so that the
- * connection can be accepted, sent msg (a short message: what a fresh
- * socket takes at once, without waiting), and closed; then the spare is
- * taken back. Returns 1 when a connection was turned away, 0 when none was
- * waiting, or a negative errno (-EMFILE: not even the spare could be had;
- * wait before trying again). Synchronous: nothing here waits. */
-int fut_tcp_turn_away(struct fut_tcp_listener *l, const char *msg);
+/* Turns away c, a connection just accepted that nothing was written to
+ * yet (a server with too many clients): writes msg, a short line, whole or
+ * not at all (lsock_turn_away), then closes c. A plain call, not a future,
+ * on purpose: a fresh socket's send buffer is empty, so a short line goes
+ * to the kernel at once, and there is nothing to wait for (lsock retries
+ * a full buffer for a few ms at most, which never happens in practice). A
+ * client that does not read cannot hold the server up. Takes c. Returns 0
+ * when msg was sent, or a negative errno (the connection is then reset,
+ * so the client never sees a cut line). */
+int fut_tcp_turn_away(struct fut_tcp *c, const char *msg);
 
 /* Closes l: from now on connects are refused, and connections not yet
  * accepted are reset. Its memory is freed in the close callback. Its

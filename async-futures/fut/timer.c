@@ -50,7 +50,7 @@ static enum fut_poll sleep_poll(struct fut *f, struct fut_ctx *ctx)
 
 static void sleep_closed(uv_handle_t *h)
 {
-    fut_free_mem(h->data);
+    fut_mem_free(h->data);
 }
 
 static void sleep_drop(struct fut *f)
@@ -58,7 +58,7 @@ static void sleep_drop(struct fut *f)
     struct sleep_fut *s = (struct sleep_fut *)f;
 
     if (!s->started) {
-        fut_free_mem(f);
+        fut_mem_free(f);
         return;
     }
     /* uv_close stops the timer at once: sleep_fired cannot run any more.
@@ -149,7 +149,7 @@ static void tick_drop(struct fut *f)
     uv_timer_stop(&iv->timer);
     iv->waker = (struct fut_waker){NULL, NULL};
     iv->has_tick = false;
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable tick_vt = {"interval-tick", tick_poll,

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import tracks
+
 from . import build as build_mod
 from . import chaos as chaos_mod
 from . import sandbox as sandbox_mod
@@ -73,14 +75,8 @@ class Outcome:
 
 def listed(track, program=None, kit=KIT):
     """[(program, contract)] of tracks.list for a track (and program)."""
-    out = []
-    for raw in (Path(kit) / "tracks.list").read_text().splitlines():
-        words = raw.split()
-        if len(words) == 3 and not raw.lstrip().startswith("#") \
-                and words[0] == track and (program is None or
-                                           words[1] == program):
-            out.append((words[1], words[2]))
-    return out
+    return [(e.program, e.contract) for e in
+            tracks.in_track(track, program, tracks.load(root=kit))]
 
 
 def _workdir():

@@ -77,3 +77,50 @@ def strip_tree(folder):
                 path.write_text(new, errors="surrogateescape")
                 total += n
     return total
+
+
+# Lessons: the answers to the concept questions are for the instructor
+# edition only. In a lesson, an answer is marked like this:
+#
+#     <!-- answer -->
+#     ...the answer...
+#     <!-- end answer -->
+#
+# with each marker on a line of its own; the student kit keeps the question
+# and loses the region, markers included.
+ANSWER = re.compile(r"^\s*<!--\s*answer\s*-->\s*$")
+ANSWER_END = re.compile(r"^\s*<!--\s*end answer\s*-->\s*$")
+
+
+def strip_answers(text, name="<text>"):
+    """Returns (text without its answer regions, number of regions)."""
+    out, inside, regions, start = [], False, 0, 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        if ANSWER.match(line):
+            if inside:
+                raise MarkerError(f"{name}:{number}: answer inside the "
+                                  f"answer opened on line {start}")
+            inside, start = True, number
+            regions += 1
+        elif ANSWER_END.match(line):
+            if not inside:
+                raise MarkerError(f"{name}:{number}: end answer without "
+                                  f"answer")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise MarkerError(f"{name}:{start}: answer is never closed")
+    return "".join(out), regions
+
+
+def strip_answers_tree(folder):
+    """Strips the answers from every .md file under folder in place;
+    returns the number of regions removed."""
+    total = 0
+    for path in sorted(Path(folder).rglob("*.md")):
+        new, n = strip_answers(path.read_text(), str(path))
+        if n:
+            path.write_text(new)
+            total += n
+    return total

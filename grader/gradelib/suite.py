@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness import tracks
+
 from . import sandbox as sandbox_mod
 
 GRADER = Path(__file__).resolve().parents[1]
@@ -27,8 +29,7 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
 
 
 def suite_file(kit, contract):
-    return Path(kit) / "tests" / "conformance" / (
-        "test_" + contract.replace("-", "_") + ".py")
+    return tracks.suite_file(contract, root=kit)
 
 
 def run_tests(kit, workdir, sandbox, programs, name="main", select="",

@@ -22,12 +22,11 @@ import time
 import pytest
 
 from harness import journal as jr
-from harness import peers, process, timing
+from harness import peers, process, tcp_table, timing
 
 CONTRACT = "journal"
 
 MAX_LINE = 65536
-NOISE_S = timing.NOISE_MS / 1000.0
 
 
 def start(prog, path, *args, **kwargs):
@@ -311,7 +310,7 @@ def test_JR6_event_reaches_file_within_flush_period(prog, tmp_path):
     server = start(prog, path, "--flush-ms", 200)
     pub = jr.Publisher(server.addr)
     time.sleep(0.1)
-    limit_ms = 200 + timing.SPEC_LATE_MS + timing.NOISE_MS
+    limit_ms = timing.latest(200)
     done = b""
     for i, pause in enumerate((0.0, 0.6, 0.15, 0.6), 1):
         time.sleep(pause)
@@ -450,7 +449,7 @@ def test_JR8_stuck_replay_abandoned_and_writing_resumes(prog, tmp_path):
     began = stuck.sent_role_at
     time.sleep(0.15)
     pub.publish(b"during the replay")
-    closed = jr.wait_server_close(stuck.sock, timeout_s=3)
+    closed = tcp_table.wait_server_close(stuck.sock, timeout_s=3)
     closed_ms = None if closed is None else (closed - began) * 1000.0
     assert closed_ms is not None and closed_ms <= timing.latest(500), (
         "the subscriber whose replay could not finish within "
@@ -461,7 +460,7 @@ def test_JR8_stuck_replay_abandoned_and_writing_resumes(prog, tmp_path):
         f"the subscriber was closed {closed_ms:.0f} ms after it subscribed, "
         f"before its replay's timeout (--replay-timeout-ms 500) (JR-8)")
     want = jr.record(stored + 1, b"during the replay")
-    limit_s = (500 + 50 + 2 * timing.SPEC_LATE_MS + timing.NOISE_MS) / 1000.0
+    limit_s = timing.latest(500 + 50, 2 * timing.SPEC_LATE_MS) / 1000.0
     seen = jr.wait_for_file(path, lambda d: d.endswith(want),
                             timeout_s=max(limit_s + 3 - (time.monotonic()
                                                          - began), 0.1))
@@ -557,7 +556,7 @@ def test_JR9_stuck_subscriber_never_blocks_publisher_or_others(prog,
         f"the publisher could not send for 5 s (at event "
         f"{outcome['blocked']} of {total}): a stuck subscriber must never "
         f"block publishers (JR-9)")
-    assert outcome["worst_ms"] <= 1000 + timing.NOISE_MS, (
+    assert outcome["worst_ms"] <= timing.GENEROUS_MS + timing.NOISE_MS, (
         f"one of the publisher's sends blocked for {outcome['worst_ms']:.0f} "
         f"ms: a stuck subscriber must never block publishers (JR-9)")
     assert got_all, (
@@ -592,13 +591,20 @@ def test_JR10_max_clients_busy(prog, tmp_path):
         f"with --max-clients 3 and 3 clients connected, the next one must "
         f"get 'ERR busy\\n' and be closed (JR-10); got {data!r}, then {how}")
     # A journal that does not read its subscribers learns that one left
-    # when writing to it fails: two more events make sure it has.
+    # when writing to it fails: two more events make sure it has. The
+    # first write reaches the closed socket, whose RST comes back before
+    # the second (or the journal has closed it already).
+    gone = tcp_table.ServerEnd(sub2.sock, server.proc)
     sub2.close()
-    for event in (b"two", b"three"):
-        time.sleep(0.1)
+    for n, event in ((2, b"two"), (3, b"three")):
         pub.publish(event)
-    jr.wait_for_records(sub1, 3, 5, "two more events")
-    time.sleep(0.3 + NOISE_S)
+        jr.wait_for_records(sub1, n, 5, "two more events")
+        gone.wait(lambda end: end.state() is None or end.released(),
+                  timing.react_s())
+    assert gone.wait_released(timing.react_s()), (
+        "a subscriber left and two events were published after: the "
+        "journal should have closed its connection and freed its place "
+        "(JR-10)")
     sub3 = jr.Subscriber(server.addr)
     jr.wait_for_records(sub3, 3, 5, "a replay once a client left "
                         "(--max-clients 3)")
@@ -618,6 +624,7 @@ def test_JR10_out_of_file_descriptors_logged_and_serving_goes_on(prog,
     pub = jr.Publisher(server.addr)
     pub.publish(b"before")
     jr.wait_for_records(sub, 1, 5, "the first event")
+    serving = server.proc.sockets()
     extra = [peers.Client(server.addr) for _ in range(40)]
     logged = peers.wait_until(lambda: server.proc.stderr.strip(), 5,
                               "a message on stderr about running out of "
@@ -628,7 +635,15 @@ def test_JR10_out_of_file_descriptors_logged_and_serving_goes_on(prog,
                         "descriptors (JR-10: the server keeps serving)")
     for c in extra:
         c.close()
-    time.sleep(0.5 + NOISE_S)
+    # The journal lets go of them: it closes those it had and accepts (or
+    # turns away) those still queued. Then it must be the same server.
+    port = int(server.addr.rsplit(":", 1)[1])
+
+    def let_go():
+        return not server.proc.running or (
+            server.proc.sockets() <= serving and
+            tcp_table.accept_queue(port) == 0)
+    peers.poll_until(let_go, timing.react_s())
     alive(server, "after running out of file descriptors")
     late = jr.Subscriber(server.addr)
     jr.wait_for_records(late, 2, 5, "a replay for a new subscriber after "
@@ -789,14 +804,18 @@ def test_COM8_subscriber_leaving_mid_transfer_does_not_kill_server(prog,
     server = start(prog, path, timeout_s=20)
 
     def leave(sub, how):
+        # Waits for what the journal sees (the FIN reached its socket) and
+        # for what it does (closes its end after a failed write) instead
+        # of sleeping; a journal killed by SIGPIPE has released it too.
+        end = tcp_table.ServerEnd(sub.sock, server.proc)
         if how.startswith("fin"):
             sub.sock.shutdown(socket.SHUT_WR)
-            time.sleep(0.1)
+            end.wait(lambda e: e.state() != "ESTABLISHED", timing.react_s())
         if how == "close":
             sub.close()
         else:
             sub.reset()
-        time.sleep(0.3)
+        end.wait_released(timing.react_s())
 
     for how in ("reset", "fin then reset", "close"):
         sub = jr.Subscriber(server.addr)

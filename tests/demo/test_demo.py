@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.demo import RaceScene, mutants_of
 from harness import tracks
 
 ROOT = tracks.ROOT
@@ -38,6 +39,17 @@ SCENES = {
         "mutants": ["writes-in-replay"],
         "marks": ["paused", "replay-start", "replay-end", "resumed", "flush",
                   "FLUSH!", "0 flushes in replay", "all there, once, in order"],
+    },
+    "race": {
+        "contract": "happy-eyeballs",
+        # Every happy-eyeballs mutant of tests/mutants/mutants.toml.
+        "mutants": [short for _, short in
+                    mutants_of("happy-eyeballs", RaceScene.short)],
+        "marks": ["attempt 2 due (200 ms)", "start 1", "start 3", "conn 3",
+                  "WON 3", "cancel 1", "error", "exit 1", "started (ms) 1@",
+                  # the verdicts: the reference versions', then the mutants'
+                  "on schedule", "1 not closed", "all at once", "sequential",
+                  "stagger wait", "fell back"],
     },
 }
 

@@ -24,13 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GRADE = ROOT / "grader" / "grade"
 from grader.gradelib import rubric as rubric_mod, starter
-
-CONTRACT_FILES = {
-    "fetch-line": "test_fetch_line.py",
-    "dashboard": "test_dashboard.py",
-    "journal": "test_journal.py",
-    "wait-client": "test_wait_client.py",
-}
+from harness import tracks
 
 
 def grade(*args, timeout=600):
@@ -44,8 +38,8 @@ def grade(*args, timeout=600):
 
 def test_every_conformance_test_counts_in_a_group_with_points():
     rub = rubric_mod.load()
-    for contract, name in CONTRACT_FILES.items():
-        text = (ROOT / "tests" / "conformance" / name).read_text()
+    for contract in tracks.contracts():
+        text = tracks.suite_file(contract).read_text()
         for test in re.findall(r"^def (test_\w+)", text, re.MULTILINE):
             group = rub.group_of(contract, test)
             assert group is not None, f"{test} ({contract}) is in no group"
@@ -216,9 +210,7 @@ def test_a_class_of_three_gives_a_gradebook(tmp_path):
 # ---------------------------------------------------------------------------
 # Starter code
 
-STARTER_PROGRAMS = [line.split()[0] + "/" + line.split()[1] + ".c"
-                    for line in (ROOT / "tracks.list").read_text().splitlines()
-                    if line.strip() and not line.startswith("#")]
+STARTER_PROGRAMS = [f"{e.track}/{e.program}.c" for e in tracks.load()]
 
 # What a stub that only parses its command line and fails still earns:
 # the command line (common/cli does it), no death by SIGPIPE, and the

@@ -29,7 +29,8 @@ def _copy(tmp_path):
     shutil.copytree(ROOT / "lessons", lessons,
                     ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     root = tmp_path / "root"
-    for track in ("blocking-threads", "manual-statemachine", "async-futures"):
+    for track in ("blocking-threads", "manual-statemachine", "async-futures",
+                  "lessons/examples"):
         shutil.copytree(ROOT / track, root / track)
     return lessons, root
 

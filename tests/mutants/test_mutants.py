@@ -13,7 +13,6 @@ A mutant whose patch no longer applies fails `make mutants`, so the list
 cannot rot silently.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -22,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from harness import tracks
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-BUILD = ROOT / os.environ.get("KIT_BUILD", "build")
+ROOT = tracks.ROOT
+BUILD = tracks.build_dir()
 
 with open(HERE / "mutants.toml", "rb") as f:
     MUTANTS = tomllib.load(f)
@@ -51,8 +52,7 @@ def test_mutant_is_caught(name):
     mutant = MUTANTS[name]
     exe = BUILD / "mutants" / name
     assert exe.exists(), f"mutant not built: {exe} (run make mutants)"
-    suite = ROOT / "tests" / "conformance" / (
-        "test_" + mutant["contract"].replace("-", "_") + ".py")
+    suite = tracks.suite_file(mutant["contract"])
     tests = [f"{suite}::{t}" for t in mutant["caught_by"]]
     # The test paths come first: pytest looks for the conftest.py that
     # defines --exe from the first paths on its command line.

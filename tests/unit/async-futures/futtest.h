@@ -166,7 +166,7 @@ static void countdown_drop(struct fut *f)
 
     if (c->drops != NULL)
         (*c->drops)++;
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable countdown_vt = {"countdown", countdown_poll,

@@ -56,7 +56,7 @@ static void relay_drop(struct fut *f)
 
     /* Cancelling at any await point is the same line: drop the child. */
     fut_clear(&s->op);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable relay_vt = {"relay", relay_poll, relay_drop};

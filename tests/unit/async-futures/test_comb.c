@@ -95,7 +95,7 @@ static enum fut_poll three_poll(struct fut *f, struct fut_ctx *ctx)
 static void three_drop(struct fut *f)
 {
     fut_clear(&((struct three_sleeps *)f)->op);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable three_vt = {"three-sleeps", three_poll,

@@ -77,8 +77,7 @@ Test(cost, repolling_pending_socket_futures_allocates_nothing)
 
     uv_loop_init(&loop);
     cr_assert_eq(addr_parse("127.0.0.1:0", &any), 0);
-    cr_assert_eq(fut_tcp_listen(&loop, (struct sockaddr *)&any.ss, 4, &l),
-                 0);
+    cr_assert_eq(fut_tcp_listen(&loop, &any, "ERR busy\n", &l), 0);
     fut_tcp_listener_addr(l, &where);
     assert_repolls_allocate_nothing(fut_tcp_accept(l, &c), "accept");
     fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -162,7 +162,7 @@ static enum fut_poll self_drop_poll(struct fut *f, struct fut_ctx *ctx)
 
 static void self_drop_drop(struct fut *f)
 {
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable self_drop_vt = {"self-dropper",
@@ -205,7 +205,7 @@ static enum fut_poll own_poll(struct fut *f, struct fut_ctx *ctx)
 static void own_drop(struct fut *f)
 {
     fut_drop(((struct own_handle *)f)->handle);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable own_vt = {"own-handle", own_poll, own_drop};
@@ -271,7 +271,7 @@ static enum fut_poll waiter_poll(struct fut *f, struct fut_ctx *ctx)
 static void waiter_drop(struct fut *f)
 {
     fut_clear(&((struct waiter_co *)f)->op);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable waiter_vt = {"waiter", waiter_poll,
@@ -448,7 +448,7 @@ static void cancellable_drop(struct fut *f)
 
     (*c->drops)++;
     fut_clear(&c->handle);
-    fut_free_mem(f);
+    fut_mem_free(f);
 }
 
 static const struct fut_vtable cancellable_vt = {
@@ -534,4 +534,37 @@ Test(exec, a_task_cancelled_while_it_runs_ends_when_its_poll_returns)
     cr_assert_eq(polls, 1, "polled again after it was cancelled");
     cr_assert_eq(fut_exec_block_on(ex, h, "m2"), -ECANCELED);
     end(&loop, ex);
+}
+
+/* A task that frees its own executor: before, fut_exec_free() waited for
+ * the running task to finish, from inside that task's poll, for ever. */
+struct exec_freer {
+    struct fut base;
+    struct fut_exec *ex;
+};
+
+static enum fut_poll exec_freer_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    (void)ctx;
+    fut_exec_free(((struct exec_freer *)f)->ex);
+    f->result = 0;
+    return FUT_READY;
+}
+
+static const struct fut_vtable exec_freer_vt = {"exec-freer",
+                                                exec_freer_poll,
+                                                self_drop_drop};
+
+Test(exec, freeing_the_executor_from_inside_a_task_aborts,
+     .signal = SIGABRT, .timeout = 10)
+{
+    uv_loop_t loop;
+    struct fut_exec *ex;
+    struct exec_freer *s;
+
+    uv_loop_init(&loop);
+    ex = fut_exec_new(&loop);
+    s = (struct exec_freer *)fut_alloc(&exec_freer_vt, sizeof *s);
+    s->ex = ex;
+    fut_exec_block_on(ex, &s->base, "freer");
 }

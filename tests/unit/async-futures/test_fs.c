@@ -420,3 +420,92 @@ Test(file, truncate_can_be_dropped_at_every_pending_point)
     cr_assert_eq(ft_cancel_everywhere(&c, 20), 2);
     remove_path();
 }
+
+/* --- the file request, and running out of memory -------------------------- */
+
+/* Every operation is made of one leaf, the file request, and the drop
+ * tests above stop it at each of its pending points: in the pool, before
+ * and after. What they cannot see is a descriptor left open by a request
+ * that was dropped while its open was in the pool, or by an append dropped
+ * between its steps: counted here. */
+Test(fs, a_dropped_append_leaves_no_descriptor_open_at_any_point)
+{
+    struct ft_cancel_case c = {.make = make_append};
+    int fds = open_fds();
+
+    make_path();
+    cr_assert_eq(ft_cancel_everywhere(&c, 20), 4);
+    cr_assert_eq(open_fds(), fds, "a dropped append left its file open");
+    remove_path();
+}
+
+Test(fs, append_takes_the_bytes_even_when_it_cannot_be_made)
+{
+    uv_loop_t loop;
+    struct buf b = BUF_INIT;
+    struct fut *f;
+
+    make_path();
+    uv_loop_init(&loop);
+    buf_puts(&b, "lost\n");
+    fut_mem_fail_after(0);
+    f = fut_fs_append(&loop, path, &b);
+    cr_assert(fut_is_nomem(f));
+    cr_assert(b.data == NULL && b.len == 0,
+              "the caller still holds the bytes it handed over");
+    cr_assert_eq(ft_run(&loop, f), -ENOMEM);
+    ft_close_loop(&loop);
+    remove_path();
+}
+
+Test(file, write_takes_the_bytes_even_when_it_cannot_be_made)
+{
+    uv_loop_t loop;
+    struct buf b = BUF_INIT;
+    struct fut_file *file;
+    struct fut *f;
+
+    make_path();
+    uv_loop_init(&loop);
+    file = open_file(&loop, O_RDWR | O_CREAT);
+    buf_puts(&b, "lost\n");
+    fut_mem_fail_after(0);
+    f = fut_file_write(file, 0, &b);
+    cr_assert(fut_is_nomem(f));
+    cr_assert(b.data == NULL && b.len == 0,
+              "the caller still holds the bytes it handed over");
+    fut_drop(f);
+    fut_file_close(file);
+    ft_close_loop(&loop);
+    remove_path();
+}
+
+/* A step that finds no memory ends the append with -ENOMEM, and the file
+ * it had opened is closed all the same: each allocation the operation
+ * makes, failed in turn. */
+Test(fs, an_append_that_runs_out_of_memory_half_way_closes_its_file)
+{
+    int fds = open_fds();
+    long live = ft_live_allocs();
+    int rc = -ENOMEM;
+
+    make_path();
+    for (long n = 0; rc == -ENOMEM; n++) {
+        uv_loop_t loop;
+        struct buf b = BUF_INIT;
+
+        cr_assert_lt(n, 50, "still out of memory after %ld allocations", n);
+        uv_loop_init(&loop);
+        buf_puts(&b, "x\n");
+        fut_mem_fail_after(n);
+        rc = ft_run(&loop, fut_fs_append(&loop, path, &b));
+        fut_mem_fail_after(-1);
+        ft_close_loop(&loop);
+        cr_assert(rc == -ENOMEM || rc == 2, "rc %d", rc);
+        cr_assert_eq(open_fds(), fds, "failing allocation %ld left a file "
+                     "open", n);
+        cr_assert_eq(ft_live_allocs(), live, "failing allocation %ld leaked",
+                     n);
+    }
+    remove_path();
+}

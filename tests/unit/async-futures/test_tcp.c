@@ -31,8 +31,7 @@ static struct fut_tcp_listener *listen_here(uv_loop_t *loop,
     struct fut_tcp_listener *l;
     struct addr any = loopback0();
 
-    cr_assert_eq(fut_tcp_listen(loop, (struct sockaddr *)&any.ss, 16, &l),
-                 0);
+    cr_assert_eq(fut_tcp_listen(loop, &any, "ERR busy\n", &l), 0);
     cr_assert_eq(fut_tcp_listener_addr(l, where), 0);
     return l;
 }
@@ -477,12 +476,13 @@ static void release_fds(int *fds, int n)
         close(fds[--n]);
 }
 
-Test(tcp, accept_reports_emfile_and_turn_away_answers_the_waiting_one)
+Test(tcp, out_of_fds_accept_turns_the_waiting_one_away_and_waits_on)
 {
     uv_loop_t loop;
     struct world w = {0};
     struct rlimit few = {64, 64};
-    struct fut_tcp *c = NULL;
+    struct probe p = {0};
+    struct fut *f;
     int fds[64], n, early, late;
     char got[32] = {0};
 
@@ -494,30 +494,36 @@ Test(tcp, accept_reports_emfile_and_turn_away_answers_the_waiting_one)
     n = exhaust_fds(fds, 64);
     cr_assert_eq(connect(early, (struct sockaddr *)&w.where.ss, w.where.len),
                  0);
-    cr_assert_eq(ft_run(&loop, fut_tcp_accept(w.l, &c)), -EMFILE);
-    cr_assert_null(c);
-    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 1);
+    /* The spare descriptor makes room: early is told, closed, and the
+     * accept keeps waiting for a client it can serve. */
+    f = fut_tcp_accept(w.l, &w.out);
+    cr_assert_eq(ft_poll(f, &p), FUT_PENDING);
+    cr_assert_null(w.out);
     cr_assert_eq(read(early, got, sizeof got), 9);
     cr_assert_str_eq(got, "ERR busy\n");
     cr_assert_eq(read(early, got, sizeof got), 0, "not closed");
-    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 0, "none waits");
-    /* Descriptors come back: the listener accepts again. */
+    /* Descriptors come back: the same accept takes the next client. */
     release_fds(fds, n);
     cr_assert_eq(connect(late, (struct sockaddr *)&w.where.ss, w.where.len), 0);
-    w.conn = accept_one(&loop, w.l);
+    ft_wait_wake(&loop, &p, 0, NULL, NULL);
+    cr_assert_eq(ft_poll(f, &p), FUT_READY);
+    cr_assert_eq(fut_result(f), 0);
+    cr_assert_not_null(w.out);
+    fut_drop(f);
+    w.conn = w.out;
+    w.out = NULL;
     close(early);
     close(late);
     world_teardown(&loop, &w);
     ft_close_loop(&loop);
 }
 
-Test(tcp, turn_away_without_a_spare_descriptor_fails_with_emfile)
+Test(tcp, accept_without_a_spare_descriptor_fails_with_emfile)
 {
     uv_loop_t loop;
     struct world w = {0};
     struct rlimit few = {64, 64};
     int fds[64], n, early;
-    char got[32] = {0};
 
     lower_fd_limit(&few);
     uv_loop_init(&loop);
@@ -527,13 +533,32 @@ Test(tcp, turn_away_without_a_spare_descriptor_fails_with_emfile)
     world_listen(&loop, &w);
     cr_assert_eq(connect(early, (struct sockaddr *)&w.where.ss, w.where.len),
                  0);
-    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), -EMFILE);
     cr_assert_eq(ft_run(&loop, fut_tcp_accept(w.l, &w.out)), -EMFILE);
-    close(fds[--n]); /* now the spare can be had */
-    cr_assert_eq(fut_tcp_turn_away(w.l, "ERR busy\n"), 1);
-    cr_assert_eq(read(early, got, sizeof got), 9);
+    cr_assert_null(w.out);
+    /* The client still waits in the backlog: once a descriptor is back,
+     * it is served, not lost. */
+    close(fds[--n]);
+    cr_assert_eq(ft_run(&loop, fut_tcp_accept(w.l, &w.out)), 0);
+    cr_assert_not_null(w.out);
     release_fds(fds, n);
     close(early);
+    world_teardown(&loop, &w);
+    ft_close_loop(&loop);
+}
+
+Test(tcp, turn_away_tells_a_connection_and_closes_it)
+{
+    uv_loop_t loop;
+    struct world w = {0};
+    char got[32] = {0};
+
+    uv_loop_init(&loop);
+    world_connected(&loop, &w);
+    cr_assert_eq(fut_tcp_turn_away(w.conn, "ERR busy\n"), 0);
+    w.conn = NULL;
+    cr_assert_eq(read(w.peer, got, sizeof got), 9);
+    cr_assert_str_eq(got, "ERR busy\n");
+    cr_assert_eq(read(w.peer, got, sizeof got), 0, "not closed");
     world_teardown(&loop, &w);
     ft_close_loop(&loop);
 }

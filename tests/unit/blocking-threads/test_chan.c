@@ -1,6 +1,7 @@
 /* Unit tests for blocking-threads/chan: the bounded channel between
- * threads. Blocking behaviour is checked with a helper thread and a pause:
- * "still blocked after PAUSE_MS" and "woken by the other side". */
+ * threads. Blocking behaviour is checked with a helper thread: the test
+ * waits until the helper is blocked in the channel (chan_waiters), checks
+ * that it stays blocked, then wakes it from the other side. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -12,9 +13,10 @@
 #include "chan.h"
 #include "clock.h"
 
-/* How long a helper waits before acting, so that the other thread is
- * surely blocked by then (on a busy machine, "surely" is generous). */
-enum { PAUSE_MS = 100 };
+/* How long a blocked helper must stay blocked before the test wakes it:
+ * a call that returns on its own within this time was never going to
+ * wait for the other side. */
+enum { STILL_BLOCKED_MS = 100 };
 
 /* A deadline never ends early; on a busy machine it may end late, by up
  * to this much before we call it wrong. */
@@ -87,6 +89,30 @@ static void start(pthread_t *t, void *(*fn)(void *), struct call *call)
     cr_assert_eq(pthread_create(t, NULL, fn, call), 0);
 }
 
+/* Returns once n threads are blocked in c: the test then acts on a thread
+ * that is surely waiting, however busy the machine, and never sooner. */
+static void wait_for_waiters(struct chan *c, size_t n)
+{
+    int64_t deadline = clock_deadline_in(FAR_DEADLINE_MS);
+
+    while (chan_waiters(c) < n) {
+        cr_assert(!clock_passed(deadline), "no thread blocked in the "
+                                           "channel within %d ms",
+                  FAR_DEADLINE_MS);
+        sleep_ms(1);
+    }
+}
+
+/* The helper running `call` has blocked in c and stays blocked for
+ * STILL_BLOCKED_MS: what it waits for has not happened yet. */
+static void assert_blocked(struct chan *c, struct call *call, const char *why)
+{
+    wait_for_waiters(c, 1);
+    sleep_ms(STILL_BLOCKED_MS);
+    cr_assert_not(atomic_load(&call->done), "%s", why);
+    cr_assert_eq(chan_waiters(c), 1, "%s", why);
+}
+
 /* Counts the items chan_free() drops. */
 static atomic_int dropped;
 
@@ -140,9 +166,7 @@ Test(chan, recv_blocks_while_empty_until_an_item_is_sent, .timeout = 20)
     pthread_t t;
 
     start(&t, do_recv, &call);
-    sleep_ms(PAUSE_MS);
-    cr_assert_not(atomic_load(&call.done), "recv returned from an empty "
-                                           "channel");
+    assert_blocked(c, &call, "recv returned from an empty channel");
     cr_assert_eq(chan_send(c, item(7)), 0);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, 0);
@@ -160,8 +184,7 @@ Test(chan, send_blocks_while_full_until_an_item_is_received, .timeout = 20)
     cr_assert_eq(chan_send(c, item(1)), 0);
     cr_assert_eq(chan_send(c, item(2)), 0);
     start(&t, do_send, &call);
-    sleep_ms(PAUSE_MS);
-    cr_assert_not(atomic_load(&call.done), "send returned on a full channel");
+    assert_blocked(c, &call, "send returned on a full channel");
     cr_assert_eq(chan_recv(c, &got), 0);
     cr_assert_eq(got, item(1));
     pthread_join(t, NULL);
@@ -218,8 +241,7 @@ Test(chan, recv_until_returns_an_item_sent_before_the_deadline, .timeout = 20)
     pthread_t t;
 
     start(&t, do_recv_until, &call);
-    sleep_ms(PAUSE_MS);
-    cr_assert_not(atomic_load(&call.done));
+    assert_blocked(c, &call, "recv_until returned from an empty channel");
     cr_assert_eq(chan_send(c, item(9)), 0);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, 0);
@@ -236,8 +258,7 @@ Test(chan, close_wakes_a_blocked_recv, .timeout = 20)
     pthread_t t;
 
     start(&t, do_recv, &call);
-    sleep_ms(PAUSE_MS);
-    cr_assert_not(atomic_load(&call.done));
+    assert_blocked(c, &call, "recv returned from an empty channel");
     chan_close(c);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, -EPIPE);
@@ -251,7 +272,7 @@ Test(chan, close_wakes_a_blocked_recv_until_before_its_deadline, .timeout = 20)
     pthread_t t;
 
     start(&t, do_recv_until, &call);
-    sleep_ms(PAUSE_MS);
+    wait_for_waiters(c, 1);
     chan_close(c);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, -EPIPE, "closed, not timed out");
@@ -269,8 +290,7 @@ Test(chan, close_wakes_a_blocked_send_and_the_sender_keeps_its_item,
 
     cr_assert_eq(chan_send(c, item(1)), 0);
     start(&t, do_send, &call);
-    sleep_ms(PAUSE_MS);
-    cr_assert_not(atomic_load(&call.done));
+    assert_blocked(c, &call, "send returned on a full channel");
     chan_close(c);
     pthread_join(t, NULL);
     cr_assert_eq(call.rc, -EPIPE);
@@ -278,6 +298,29 @@ Test(chan, close_wakes_a_blocked_send_and_the_sender_keeps_its_item,
     cr_assert_eq(chan_recv(c, &got), 0);
     cr_assert_eq(got, item(1));
     cr_assert_eq(chan_recv(c, &got), -EPIPE);
+    chan_free(c, NULL);
+}
+
+Test(chan, waiters_counts_the_threads_blocked_in_it, .timeout = 20)
+{
+    struct chan *c = chan_new(1);
+    struct call recv_call = {.c = c};
+    struct call send_call = {.c = c, .item = item(2)};
+    pthread_t r, s;
+    void *got;
+
+    cr_assert_eq(chan_waiters(c), 0);
+    start(&r, do_recv, &recv_call);
+    wait_for_waiters(c, 1);
+    cr_assert_eq(chan_send(c, item(1)), 0); /* wakes the receiver */
+    pthread_join(r, NULL);
+    cr_assert_eq(chan_waiters(c), 0, "a woken receiver still counted");
+    cr_assert_eq(chan_send(c, item(1)), 0); /* full now */
+    start(&s, do_send, &send_call);
+    wait_for_waiters(c, 1);
+    cr_assert_eq(chan_recv(c, &got), 0); /* makes room: the sender goes on */
+    pthread_join(s, NULL);
+    cr_assert_eq(chan_waiters(c), 0, "a woken sender still counted");
     chan_free(c, NULL);
 }
 
