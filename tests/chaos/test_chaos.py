@@ -263,3 +263,24 @@ def test_lesson_01_shows_the_code_as_it_is():
     for block in blocks:
         assert block in source, f"lesson 01 quotes code that is not in " \
                                 f"chaos/fetch-line.c:\n{block}"
+
+
+def test_grader_chaos_selection_covers_every_contract():
+    """The rubric's chaos check runs the tests its select expression picks:
+    every contract of tracks.list needs some, or its programs would score
+    nothing ("no test ran under the chaos shim")."""
+    import tomllib
+    rubric = tomllib.loads((ROOT / "grader" / "rubric.toml").read_text())
+    select = rubric["checks"]["chaos"]["select"]
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/conformance", "-p",
+         "no:cacheprovider", "--collect-only", "-q", "-k", select],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    contracts = {line.split()[2] for line in
+                 (ROOT / "tracks.list").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")}
+    for contract in sorted(contracts):
+        suite = "test_" + contract.replace("-", "_") + ".py::"
+        assert suite in out.stdout, (
+            f"the chaos check's select picks no test of {contract}: "
+            f"{select!r}")
