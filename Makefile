@@ -8,6 +8,8 @@
 #   make mutants-test    show that the suite catches every known-wrong design
 #   make tracks-test     each track's concurrency model (strace), valgrind
 #   make test-san        unit + conformance on the ASan and TSan builds
+#   make chaos           the conformance suite under the chaos shim
+#   make fuzz            every libFuzzer target for FUZZ_SECONDS (60) each
 #   make demo            the lecture demos: each version's timeline side by side
 #   make bench           what each model costs: memory, threads, latency
 #   make site            the lessons as a web site and slide decks
@@ -93,6 +95,11 @@ track_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(call track_srcs,$(1)))
 track_libs = $(if $(filter blocking-threads,$(1)),,$(UV_LIBS))
 track_cflags = $(if $(filter blocking-threads,$(1)),,$(UV_CFLAGS)) -I$(1)
 
+# The chaos shim (chaos/shim.c), and the small fetch-line the chaos check
+# is shown on: correct, and two classic mistakes it catches.
+CHAOS_VARIANTS := fetch-line fetch-line-ignores-send fetch-line-eintr-fatal
+CHAOS_BINS := $(BUILD)/chaos/libchaos.so $(CHAOS_VARIANTS:%=$(BUILD)/chaos/%)
+
 # ---------------------------------------------------------------------------
 # Unit tests: tests/unit/<common|track>/test_*.c are Criterion suites,
 # plain_*.c are plain programs that exit 0 when they pass (used where
@@ -139,10 +146,10 @@ mutant_objs = $(if $(filter $(basename $(call mutant_file,$(1))),$(call mutant_p
 .PHONY: all deps test unit conformance mutants mutants-test tsan-plain \
         tracks-test test-san check-deps clean help
 
-all: check-deps $(PROGRAMS)
+all: check-deps $(PROGRAMS) $(CHAOS_BINS)
 
 help:
-	@sed -n '4,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,22p' Makefile | sed 's/^# \{0,1\}//'
 
 # Installs (as root) or names (otherwise) the missing Debian packages.
 deps:
@@ -267,6 +274,7 @@ endif
 conformance: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)
 
 # Each track is concurrent only in its own way (strace), and every program
 # releases what it took (valgrind).
@@ -467,3 +475,108 @@ soak: all
 
 bench: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench
+
+# ---------------------------------------------------------------------------
+# Chaos: an unkind kernel (chaos/README.md)
+#
+#   make chaos                  the conformance suite of every track with
+#                               the chaos shim loaded (a random seed, shown)
+#   make chaos CHAOS_SEED=N     the same faults again (TRACK=, PROGRAM= too)
+#
+# Then tests/chaos: the shim's own rules, and two classic mistakes that pass
+# the plain suite and fail under the shim (chaos/fetch-line.c).
+#
+# The shim is a preloaded library; it is built without sanitizers in every
+# build folder (a sanitized program loads its runtime first, the harness
+# sees to that).
+
+.PHONY: chaos
+
+CHAOS_SEED ?=
+
+$(BUILD)/chaos/libchaos.so: chaos/shim.c | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -g -fPIC -shared -pthread \
+	    $< -o $@ -ldl
+
+chaos_define = $(if $(findstring ignores-send,$(1)),-DCHAOS_WRONG_SEND) \
+               $(if $(findstring eintr-fatal,$(1)),-DCHAOS_WRONG_EINTR)
+
+$(CHAOS_VARIANTS:%=$(BUILD)/chaos/%): $(BUILD)/chaos/%: chaos/fetch-line.c \
+      | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(call chaos_define,$*) $< -o $@ $(ALL_LDFLAGS)
+
+chaos: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance --chaos \
+	    $(if $(CHAOS_SEED),--chaos-seed $(CHAOS_SEED)) $(PYTEST_FLAGS) \
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)
+
+# ---------------------------------------------------------------------------
+# Fuzzing with libFuzzer (tests/fuzz/README.md)
+#
+#   make fuzz                     every target for FUZZ_SECONDS (60) each
+#   make fuzz FUZZ_SECONDS=10     a short budget (CI)
+#   make fuzz FUZZ=jrec           one target
+#
+# A crash, a failed property or a sanitizer report fails the run; the input
+# that caused it is saved in $(BUILD)/fuzz/crash-TARGET/. New inputs the
+# fuzzer finds go to $(BUILD)/fuzz/corpus/TARGET/; the seeds in
+# tests/fuzz/corpus/ stay as they are.
+
+.PHONY: fuzz fuzz-build
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ ?= $(FUZZ_TARGETS)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 $(WARNINGS) -O1 -g -pthread -Icommon \
+              -Iasync-futures $(UV_CFLAGS) $(FUZZ_SAN)
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_COMMON := $(COMMON_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+# The channel target also needs the futures library's core.
+FUZZ_FUT := $(FUZZ_DIR)/obj/async-futures/fut/chan.o \
+            $(FUZZ_DIR)/obj/async-futures/fut/fut.o
+
+$(FUZZ_DIR)/obj/%.o: %.c | check-deps
+	$(say) FUZZCC $<
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzzin.h $(FUZZ_COMMON) \
+      $(FUZZ_FUT) | check-deps
+	$(say) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< \
+	    $(FUZZ_COMMON) $(if $(filter chan,$*),$(FUZZ_FUT) $(UV_LIBS)) -o $@
+
+.SECONDARY: $(FUZZ_COMMON) $(FUZZ_FUT)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+fuzz: fuzz-build
+	@failed=""; for t in $(FUZZ); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crash-$$t; \
+	    log=$(FUZZ_DIR)/fuzz_$$t.log; \
+	    printf '  FUZZ    %-6s %s s ... ' $$t $(FUZZ_SECONDS); \
+	    if $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_DIR)/crash-$$t/ \
+	        $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1 && \
+	        ! grep -qE 'runtime error:|Sanitizer' $$log; then \
+	        execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	        cov=$$(grep -oE 'cov: [0-9]+ ft: [0-9]+' $$log | tail -n 1); \
+	        echo "ok: $$execs runs, $$cov"; \
+	    else \
+	        echo "FAILED (the input is in $(FUZZ_DIR)/crash-$$t/)"; \
+	        grep -E 'check failed|ERROR|SUMMARY|runtime error' $$log | \
+	            head -n 5; failed="$$failed $$t"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	    echo "make fuzz: failed:$$failed (logs: $(FUZZ_DIR)/fuzz_*.log)"; \
+	    exit 1; fi

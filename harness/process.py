@@ -35,7 +35,7 @@ import subprocess
 import threading
 import time
 
-from . import cleanup
+from . import chaos, cleanup
 
 DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 _READ_SIZE = 65536
@@ -298,6 +298,7 @@ class Proc:
     def __init__(self, argv, env=None, limits=None, cwd=None,
                  stdin=subprocess.DEVNULL, max_output=DEFAULT_MAX_OUTPUT):
         self.argv = [str(a) for a in argv]
+        env = chaos.environment(self.argv, env)   # --chaos: preload the shim
         self._cond = threading.Condition()
         self._cursor = 0          # wait_line searches from here
         self._exited = threading.Event()

@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh [--check]   (--check: only report what is missing, exit 1 if any)
 set -eu
 
-PACKAGES="build-essential clang pkg-config libuv1-dev libcriterion-dev python3 python3-pytest python3-pytest-timeout strace valgrind stress-ng patch clang-format iproute2 debootstrap"
+PACKAGES="build-essential clang pkg-config libuv1-dev libcriterion-dev python3 python3-pytest python3-pytest-timeout strace valgrind stress-ng patch clang-format iproute2 debootstrap libclang-rt-14-dev"
 
 missing=""
 for pkg in $PACKAGES; do

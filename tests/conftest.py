@@ -20,7 +20,7 @@ import pytest
 # The harness is the kit's top-level package harness/; pytest.ini puts the
 # kit's top folder on the path (and `python3 -m pytest`, run from there,
 # does too).
-from harness import cleanup, process
+from harness import chaos, cleanup, process
 
 
 def pytest_addoption(parser):
@@ -39,6 +39,7 @@ def pytest_addoption(parser):
     group.addoption("--name", default=None,
                     help="with --exe: the program name in its messages "
                          "(default: the contract)")
+    chaos.add_options(group)
 
 
 def pytest_configure(config):
@@ -49,6 +50,7 @@ def pytest_configure(config):
                                 "dashboard, journal ...)")
     if contract and not exe:
         raise pytest.UsageError("--contract is only for --exe")
+    chaos.configure(config)
 
 
 class Procs:

@@ -25,6 +25,7 @@ from pathlib import Path
 from harness import tracks
 
 from . import build as build_mod
+from . import chaos as chaos_mod
 from . import sandbox as sandbox_mod
 from . import stop
 from . import suite
@@ -208,6 +209,11 @@ def grade_exe(exe, contract, rubric, name=None, keep=False, select="",
         outcome.timings["tests"] = result.seconds
         mine = [r for r in result.records if r.get("program")]
         outcome.items, unmatched = score_program(rubric, pid, contract, mine)
+        if chaos_mod.wanted(rubric, "exe"):  # off unless the rubric says
+            ran = chaos_mod.run(job.kit, job.workdir, job.box, rubric,
+                                [target], exe_name=name or contract)
+            outcome.items += chaos_mod.score(rubric, "exe", [target], ran,
+                                             mine)
         _note_unmatched(outcome, unmatched)
         if not mine:
             outcome.notes.append("no test ran: see pytest-main.log\n" +
@@ -315,7 +321,9 @@ def _tests_and_checks(job, track, entries, builds, checks, select):
     records, the checks' items)."""
     targets = _targets(track, entries, builds)
     jobs = {}
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    chaos = checks and bool(targets) and chaos_mod.wanted(job.rubric, track)
+    chaos_ran = None
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
         if targets:
             jobs["main"] = pool.submit(suite.run_tests, job.kit, job.workdir,
                                        suite.Run("main", targets, job.box,
@@ -328,6 +336,9 @@ def _tests_and_checks(job, track, entries, builds, checks, select):
             if job.rubric.checks["model"].enabled:
                 jobs["model"] = pool.submit(_model_check, job, track,
                                             entries, builds)
+        if chaos:
+            jobs["chaos"] = pool.submit(chaos_mod.run, job.kit, job.workdir,
+                                        job.box, job.rubric, targets)
         records, items = [], []
         if checks:
             items += _warnings_check(job.rubric, track, entries, builds)
@@ -344,10 +355,16 @@ def _tests_and_checks(job, track, entries, builds, checks, select):
                 records = res.records
                 job.outcome.logs["main"] = res.log
                 job.outcome.timings["tests"] = res.seconds
+            elif name == "chaos":
+                chaos_ran = res  # scored against the main run, below
             else:
                 new_items, log = res
                 items += new_items
                 job.outcome.logs[name] = log
+    if chaos:
+        items += chaos_mod.score(job.rubric, track, targets, chaos_ran,
+                                 records, unbuilt=[p for p, _ in entries
+                                                   if not builds[p].ok])
     return records, items
 
 

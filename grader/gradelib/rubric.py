@@ -18,7 +18,7 @@ LIMIT_DEFAULTS = {
     "memory_mb": 1024, "processes": 128, "open_files": 1024,
     "file_size_mb": 64, "build_seconds": 300,
 }
-CHECKS = ("warnings", "sanitizers", "tsan", "model")
+CHECKS = ("warnings", "sanitizers", "tsan", "model", "chaos")
 _IDS = re.compile(r"^test_((?:[A-Z]+[0-9]+_)+)")
 
 
