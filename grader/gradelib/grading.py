@@ -321,7 +321,7 @@ def _tests_and_checks(job, track, entries, builds, checks, select):
     records, the checks' items)."""
     targets = _targets(track, entries, builds)
     jobs = {}
-    chaos = checks and bool(targets) and chaos_mod.wanted(job.rubric, track)
+    chaos = checks and chaos_mod.wanted(job.rubric, track)
     chaos_ran = None
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
         if targets:
@@ -336,7 +336,7 @@ def _tests_and_checks(job, track, entries, builds, checks, select):
             if job.rubric.checks["model"].enabled:
                 jobs["model"] = pool.submit(_model_check, job, track,
                                             entries, builds)
-        if chaos:
+        if chaos and targets:
             jobs["chaos"] = pool.submit(chaos_mod.run, job.kit, job.workdir,
                                         job.box, job.rubric, targets)
         records, items = [], []
