@@ -203,13 +203,17 @@ static enum fut_poll recv_poll(struct fut *f, struct fut_ctx *ctx)
     if (ch->len > 0 && my_turn(&ch->receivers, &r->w)) {
         wl_remove(&ch->receivers, &r->w);
         *r->out = take_oldest(ch);
-        if (ch->len > 0)
+        /* Pass the wake on while the next in line has something to see: a
+         * message, or the end of a closed channel (it would sleep for ever
+         * otherwise: nothing else will wake it once the channel is closed). */
+        if (ch->len > 0 || ch->closed)
             wl_wake_head(&ch->receivers);
         f->result = 1;
         return FUT_READY;
     }
     if (ch->len == 0 && ch->closed) {
         wl_remove(&ch->receivers, &r->w);
+        wl_wake_head(&ch->receivers); /* every waiting receiver sees the end */
         f->result = 0;
         return FUT_READY;
     }
@@ -291,6 +295,8 @@ int fut_chan_try_recv(struct fut_chan *ch, void **out)
     if (ch->len == 0)
         return 0;
     *out = take_oldest(ch);
+    if (ch->closed) /* the receiver woken for this message must see the end */
+        wl_wake_head(&ch->receivers);
     return 1;
 }
 

@@ -144,6 +144,36 @@ Test(chan, a_woken_receiver_that_is_dropped_passes_the_wake_on)
     fut_chan_free(ch);
 }
 
+/* Found by tests/fuzz (fuzz_chan, corpus/chan/lost-wake-after-close): the
+ * receiver that takes the last message of a closed channel must wake the
+ * next one, which is then ready with the end of the channel. */
+Test(chan, the_last_message_of_a_closed_channel_wakes_the_next_receiver)
+{
+    struct fut_chan *ch = fut_chan_new(2);
+    struct probe p1 = {0}, p2 = {0};
+    void *g1 = NULL, *g2 = NULL;
+    struct fut *r1 = fut_chan_recv(ch, &g1);
+    struct fut *r2 = fut_chan_recv(ch, &g2);
+
+    cr_assert_eq(ft_poll(r1, &p1), FUT_PENDING);
+    cr_assert_eq(ft_poll(r2, &p2), FUT_PENDING);
+    cr_assert_eq(fut_chan_try_send(ch, &msgs[5]), 0);
+    fut_chan_close(ch);
+    /* The close woke both; the second is polled first and must wait its
+     * turn behind the first, which holds the message. */
+    cr_assert_eq(ft_poll(r2, &p2), FUT_PENDING);
+    p2.wakes = 0;
+    cr_assert_eq(ft_poll(r1, &p1), FUT_READY);
+    cr_assert_eq(fut_result(r1), 1);
+    cr_assert_eq(g1, &msgs[5]);
+    cr_assert_eq(p2.wakes, 1, "the second receiver would sleep for ever");
+    cr_assert_eq(ft_poll(r2, &p2), FUT_READY);
+    cr_assert_eq(fut_result(r2), 0, "closed and empty");
+    fut_drop(r1);
+    fut_drop(r2);
+    fut_chan_free(ch);
+}
+
 Test(chan, waiting_senders_are_served_first_come_first_served)
 {
     struct fut_chan *ch = fut_chan_new(1);
