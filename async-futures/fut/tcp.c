@@ -87,6 +87,11 @@ int fut_tcp_peer(const struct fut_tcp *c, struct addr *out)
     return rc;
 }
 
+size_t fut_tcp_unsent(const struct fut_tcp *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->handle);
+}
+
 size_t fut_tcp_pending(const struct fut_tcp *c)
 {
     return c->framer_ready ? line_framer_pending(&c->framer) : 0;
@@ -202,12 +207,24 @@ struct read_fut {
 static void read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct fut_tcp *c = h->data;
-    size_t room;
+    size_t room = 0;
 
     (void)suggested;
-    /* Straight into the framer: no copy, and never more than it holds. A
-     * room of 0 (the framer is full of lines nobody took yet) makes libuv
-     * call read_done with UV_ENOBUFS, which pauses reading. */
+    /* libuv asks for a buffer only once bytes are there to read: this is
+     * where an idle connection gets its framer back (see read_poll). A
+     * room of 0 (no memory, or the framer is full of lines nobody took
+     * yet) makes libuv call read_done with UV_ENOBUFS, which pauses
+     * reading. */
+    buf->base = NULL;
+    if (!c->framer_ready) {
+        if (line_framer_init(&c->framer, c->max_line) < 0) {
+            c->read_err = -ENOMEM;
+            buf->len = 0;
+            return;
+        }
+        c->framer_ready = true;
+    }
+    /* Straight into the framer: no copy, and never more than it holds. */
     buf->base = line_framer_space(&c->framer, &room);
     buf->len = room;
 }
@@ -233,20 +250,27 @@ static void read_done(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         fut_wake(&c->read_waker);
 }
 
+/* An idle connection holds no framer: its max_line + 1 bytes are given
+ * back as soon as nothing is buffered and the read must wait, and taken
+ * again when bytes arrive (read_alloc). Under a flood the framer is
+ * rarely empty at a wait, so this costs about one malloc per wait, never
+ * one per line. */
+static void release_if_empty(struct fut_tcp *c)
+{
+    if (c->framer_ready && line_framer_pending(&c->framer) == 0) {
+        line_framer_free(&c->framer);
+        c->framer_ready = false;
+    }
+}
+
 static enum fut_poll read_poll(struct fut *f, struct fut_ctx *ctx)
 {
     struct read_fut *r = (struct read_fut *)f;
     struct fut_tcp *c = r->c;
-    int rc;
+    int rc = 0;
 
-    if (!c->framer_ready) {
-        if (line_framer_init(&c->framer, c->max_line) < 0) {
-            f->result = -ENOMEM;
-            return FUT_READY;
-        }
-        c->framer_ready = true;
-    }
-    rc = line_framer_next(&c->framer, r->line, r->len);
+    if (c->framer_ready)
+        rc = line_framer_next(&c->framer, r->line, r->len);
     if (rc == 0 && c->read_err != 0)
         rc = c->read_err;
     if (rc != 0 || c->eof) {
@@ -254,6 +278,7 @@ static enum fut_poll read_poll(struct fut *f, struct fut_ctx *ctx)
         f->result = rc;
         return FUT_READY;
     }
+    release_if_empty(c);
     c->read_waker = ctx->waker;
     if (!c->reading) {
         rc = uv_read_start((uv_stream_t *)&c->handle, read_alloc, read_done);
