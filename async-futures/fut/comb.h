@@ -7,6 +7,13 @@
  * deadline passes. Dropping a combinator drops whatever it still holds, so
  * cancellation goes all the way down (fut.h, D1-D4).
  *
+ * Two exceptions BORROW instead, for loops: fut_borrow() and
+ * fut_select_borrowed(). A loop that selects turn after turn keeps its
+ * futures (a signal, a tick, a line reader) for its whole life and lends
+ * them to each turn's select, so a branch that did not win survives the
+ * turn, and nothing is allocated per turn. That is the kit's idiom for a
+ * select loop, as Rust's select! over `&mut` futures.
+ *
  * Cost, stated honestly: the children share their parent's waker, so when
  * any of them wakes, the parent polls every child that is still pending
  * (O(N) polls per wake, most of them spurious, which fut.h's P3 allows).
@@ -60,8 +67,10 @@ struct fut *fut_select(struct fut *const *fs, size_t n, size_t *winner);
  * turn's select. (A signal future is the classic case: dropping it would
  * let the next signal kill the program.) f must outlive the borrow, and
  * once f has been ready it must not be polled again (fut.h, P5): its
- * owner takes the result and drops it. f keeps the waker of its latest
- * poll, so borrow it only within one task. */
+ * owner takes the result and drops it (or reuses it, P6). f keeps the
+ * waker of its latest poll, so borrow it only within one task. In a loop,
+ * fut_select_borrowed() below does the same for every branch without
+ * allocating a borrow and a select each turn. */
 struct fut *fut_borrow(struct fut *f);
 
 /* A select that OWNS nothing, for a loop: the idiom of fut_borrow() above
