@@ -22,11 +22,17 @@ void outq_free(struct outq *q)
 }
 
 /* The bytes the kernel refused (waiting in libuv's write queue) and,
- * when there are any, every byte queued behind them (JR-9). */
+ * when there are any, every byte queued behind them (JR-9). A queue that
+ * is held (not served yet: the journal's subscriber during its replay)
+ * counts whole, so a replay that drags on while events pour in is bounded
+ * too, as in the other tracks. */
 static uint64_t outq_refused(const struct outq *q)
 {
-    size_t waiting = q->conn != NULL ? fut_tcp_unsent(q->conn) : 0;
+    size_t waiting;
 
+    if (q->conn == NULL)
+        return q->queue.len;
+    waiting = fut_tcp_unsent(q->conn);
     return waiting > 0 ? (uint64_t)waiting + q->queue.len : 0;
 }
 

@@ -2,7 +2,12 @@
  *
  * A server must never wait for a slow client, so what it sends to one is
  * queued here: outq_push() only appends to a buffer and checks the
- * backlog limit (JR-9), it never waits.
+ * backlog limit (JR-9), it never waits. The client's own task awaits
+ * outq_serve(), which hands the queue to one write at a time (new bytes
+ * wait in the queue meanwhile) and, whenever nothing is queued, waits for
+ * the bell that outq_ring() rings, or for the peer to leave. Holding the
+ * queue (the journal does, while a subscriber's replay runs) is simply
+ * not ringing it and not serving it yet.
  *
  * What counts against the limit is the client's doing, never ours: bytes
  * count as unsent only once they were offered to the kernel and refused.
@@ -13,12 +18,8 @@
  * every byte queued behind them, are unsent: the socket is full, and
  * offering more would be refused too. So a subscriber that reads as fast
  * as it can is never closed, and one that stops reading is closed once
- * the kernel's buffers are full and max more bytes came. The client's own task
- * awaits outq_serve(), which hands the queue to one write at a time (new
- * bytes wait in the queue meanwhile) and, whenever nothing is queued,
- * waits for the bell that outq_ring() rings, or for the peer to leave.
- * Holding the queue (the journal does, while a subscriber's replay runs)
- * is simply not ringing it and not serving it yet.
+ * the kernel's buffers are full and max more bytes came. A held queue
+ * (before outq_serve) counts whole: nothing drains it yet.
  *
  * One thread: every function is called from the loop's thread.
  */
