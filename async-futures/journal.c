@@ -427,14 +427,15 @@ static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
 
     CO_BEGIN(&c->co);
     c->op = fut_tcp_read_line(c->sc.conn, &c->line, &c->len);
-    CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
+    CO_AWAIT_RESULT(&c->co, ctx, c->op, c->rc);
     if (c->rc == 1 && says(c, "PUB")) { /* JR-3 */
         trace_event("pub #%" PRIu64, c->sc.id);
-        do {
-            c->op = fut_tcp_read_line(c->sc.conn, &c->line, &c->len);
-            CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
+        do { /* one reader for every line (fut.h, P6): no malloc each */
+            fut_reuse(c->op);
+            CO_AWAIT_RESULT(&c->co, ctx, c->op, c->rc);
         } while (c->rc == 1 && publish(c->line, c->len) == 0);
     } else if (c->rc == 1 && says(c, "SUB")) {
+        fut_clear(&c->op); /* the subscriber reads on its own */
         c->op = subscriber_new(c);
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
     } else if (c->rc == 1) {
@@ -444,6 +445,7 @@ static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
         c->refusal = "ERR line too long\n"; /* COM-6 */
     if (c->refusal != NULL) {
         c->sc.why = "refused";
+        fut_clear(&c->op);
         c->op = fut_tcp_write_all(c->sc.conn, c->refusal,
                                   strlen(c->refusal));
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
@@ -487,71 +489,70 @@ static struct server_client *client_new(void *arg)
 /* What can happen next, as the branches of the main loop's select. */
 enum turn { ON_REPLAY_OVER, ON_SIGNAL, ON_TICK, ON_SUBSCRIBER, ON_EVENT };
 
-/* The branch of the signal won: rc is the signal, or a negative errno when
- * the select could not even be made (see next_turn). */
-static void stop_on(int rc)
-{
-    if (rc < 0) {
-        report_error("%s", report_strerror(rc));
-        j.status = EXIT_ERROR;
-    }
-}
-
+/* The main loop's futures live as long as it does, as in Rust's select!
+ * over `&mut` futures: a turn polls them through one select that borrows
+ * them (fut_select_borrowed), and the ones that did not win wait on,
+ * untouched, for the next turn. The winner is reused (fut.h, P6), so a
+ * turn allocates nothing. */
 struct main_loop {
     struct fut base;
     struct co co;
     struct fut *op;          /* the step being awaited, or NULL */
-    struct fut *sig;         /* SIGINT or SIGTERM; lives across turns */
     struct fut_interval *iv; /* the flush tick (JR-6) */
+    /* The long-lived branches: SIGINT or SIGTERM, the next tick of iv,
+     * a receive on j.arrivals, one on j.events (the replay is j's). */
+    struct fut *keep[ON_EVENT + 1];
+    struct fut *branch[ON_EVENT + 1]; /* what this turn polls, or NULL */
+    struct fut *select;      /* borrows branch[], reused */
     int64_t tick;
-    enum turn branch[4]; /* what each branch of the select is */
-    size_t winner;       /* the branch that won */
-    enum turn what;      /* branch[winner] */
-    void *msg;           /* what the winning receive took */
+    size_t winner;           /* the branch that won: an enum turn */
+    void *msg;               /* what the winning receive took */
     int rc;
 };
 
-static void add_branch(struct main_loop *m, struct fut **fs, size_t *n,
-                       enum turn what, struct fut *f)
-{
-    m->branch[*n] = what;
-    fs[(*n)++] = f;
-}
-
 /* lesson:af-journal-replay */
-/* The select of one turn, the lowest index winning a tie: the end of a
+/* The branches of one turn, the lowest index winning a tie: the end of a
  * replay, the signal, the tick before a flood of events (it is not held
  * back by them), a subscriber before events (a flood does not keep
  * replays waiting). While a replay runs there is no tick, so writing is
  * paused (JR-7) just by not polling it, and no new subscriber (one replay
- * at a time, JR-8); events go on. */
-static struct fut *next_turn(struct main_loop *m)
+ * at a time, JR-8); events go on. A branch left out is not dropped: the
+ * signal, the tick and the receives wait for a later turn. */
+static void next_turn(struct main_loop *m)
 {
-    struct fut *fs[4];
-    size_t n = 0;
-
+    memcpy(m->branch, m->keep, sizeof m->branch);
+    m->branch[ON_REPLAY_OVER] = j.replay;
     if (j.replay != NULL)
-        add_branch(m, fs, &n, ON_REPLAY_OVER, fut_borrow(j.replay));
-    /* fut_borrow: when another branch wins, the signal future is kept for
-     * the next turn, not dropped (the next signal would kill us). */
-    m->winner = n; /* a select that cannot be made ends the loop */
-    add_branch(m, fs, &n, ON_SIGNAL, fut_borrow(m->sig));
-    if (j.replay == NULL) {
-        add_branch(m, fs, &n, ON_TICK, fut_interval_tick(m->iv, &m->tick));
-        add_branch(m, fs, &n, ON_SUBSCRIBER,
-                   fut_chan_recv(j.arrivals, &m->msg));
-    }
-    add_branch(m, fs, &n, ON_EVENT, fut_chan_recv(j.events, &m->msg));
-    return fut_select(fs, n, &m->winner);
+        m->branch[ON_TICK] = m->branch[ON_SUBSCRIBER] = NULL;
+    m->winner = ON_SIGNAL; /* a select that cannot be made ends the loop */
 }
 /* end */
+
+/* Takes the result of a turn's select. False when the loop must end: the
+ * signal won, or a branch had no memory. Otherwise the winner is reused
+ * for the next turn (fut.h, P6; the replay is end_replay's), so a turn
+ * allocates nothing. */
+static bool take_turn(struct main_loop *m)
+{
+    fut_reuse(m->select);
+    if (m->rc < 0 && m->winner != ON_REPLAY_OVER) {
+        report_error("%s", report_strerror(m->rc)); /* no memory */
+        j.status = EXIT_ERROR;
+        return false;
+    }
+    if (m->winner == ON_SIGNAL)
+        return false;
+    if (m->winner != ON_REPLAY_OVER)
+        fut_reuse(m->branch[m->winner]);
+    return true;
+}
 
 /* A future starts at its first poll (fut.h, P4): the signal is polled
  * once before anyone can know our port, so that from then on SIGTERM
  * means an orderly shutdown, never death. Then the ready line (JR-1). */
 static void start(struct main_loop *m, struct fut_ctx *ctx)
 {
-    if (fut_poll(m->sig, ctx) != FUT_PENDING) {
+    if (fut_poll(m->keep[ON_SIGNAL], ctx) != FUT_PENDING) {
         report_error("cannot catch signals");
         j.status = EXIT_ERROR;
     } else if (server_announce(j.server) < 0) {
@@ -566,24 +567,22 @@ static enum fut_poll main_poll(struct fut *f, struct fut_ctx *ctx)
     CO_BEGIN(&m->co);
     start(m, ctx);
     while (j.status == EXIT_DONE) {
-        m->op = next_turn(m);
-        CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
-        m->what = m->branch[m->winner];
-        if (m->what == ON_SIGNAL) {
-            stop_on(m->rc);
+        next_turn(m);
+        CO_AWAIT_RESULT(&m->co, ctx, m->select, m->rc);
+        if (!take_turn(m))
             break;
-        } else if (m->what == ON_EVENT) {
+        if (m->winner == ON_EVENT) {
             number_events(m->msg); /* may close the one replayed */
-        } else if (m->what == ON_REPLAY_OVER) {
+        } else if (m->winner == ON_REPLAY_OVER) {
             end_replay(m->rc);
-        } else if (m->what == ON_TICK || j.line != NULL) {
+        } else if (m->winner == ON_TICK || j.line != NULL) {
             /* A flush at the tick (JR-6), and before a replay, whose
              * snapshot is then the whole file (JR-4). (A subscriber that
              * left while in line is gone from it: j.line may be NULL.) */
             m->op = flush();
             CO_AWAIT_TAKE(&m->co, ctx, &m->op, m->rc);
             flushed(m->rc);
-            if (m->what == ON_SUBSCRIBER && j.status == EXIT_DONE)
+            if (m->winner == ON_SUBSCRIBER && j.status == EXIT_DONE)
                 start_replay(j.line);
         }
     }
@@ -612,9 +611,11 @@ static void main_drop(struct fut *f)
     struct main_loop *m = (struct main_loop *)f;
 
     fut_clear(&m->op);
+    fut_clear(&m->select); /* it borrows the futures below */
     fut_clear(&j.replay); /* before its subscriber's connection closes */
     server_stop(j.server);
-    fut_clear(&m->sig);
+    for (size_t i = 0; i <= ON_EVENT; i++)
+        fut_clear(&m->keep[i]);
     fut_interval_close(m->iv);
     fut_mem_free(f);
 }
@@ -627,12 +628,18 @@ static struct fut *main_loop_new(void)
 
     if (m == NULL)
         return fut_ready(-ENOMEM);
-    m->sig = fut_signal(j.loop);
+    m->keep[ON_SIGNAL] = fut_signal(j.loop);
     m->iv = fut_interval_new(j.loop, clock_now_ms(), cli.flush_ms);
     if (m->iv == NULL) {
         main_drop(&m->base);
         return fut_ready(-ENOMEM);
     }
+    /* A constructor out of memory gives a future ready with -ENOMEM,
+     * which the first turn's select reports. */
+    m->keep[ON_TICK] = fut_interval_tick(m->iv, &m->tick);
+    m->keep[ON_SUBSCRIBER] = fut_chan_recv(j.arrivals, &m->msg);
+    m->keep[ON_EVENT] = fut_chan_recv(j.events, &m->msg);
+    m->select = fut_select_borrowed(m->branch, ON_EVENT + 1, &m->winner);
     return &m->base;
 }
 

@@ -21,13 +21,32 @@ void outq_free(struct outq *q)
     buf_free(&q->out);
 }
 
+/* The bytes the kernel refused (waiting in libuv's write queue) and,
+ * when there are any, every byte queued behind them (JR-9). A queue that
+ * is held (not served yet: the journal's subscriber during its replay)
+ * counts whole, so a replay that drags on while events pour in is bounded
+ * too, as in the other tracks. */
+static uint64_t outq_refused(const struct outq *q)
+{
+    size_t waiting;
+
+    if (q->conn == NULL)
+        return q->queue.len;
+    waiting = fut_tcp_unsent(q->conn);
+    return waiting > 0 ? (uint64_t)waiting + q->queue.len : 0;
+}
+
 int outq_push(struct outq *q, const char *bytes, size_t len, uint64_t max)
 {
-    if (q->unsent + len > max)
+    uint64_t refused = outq_refused(q);
+
+    if (refused > 0 && refused + len > max) {
+        q->unsent = refused;
         return -ENOBUFS;
+    }
     if (buf_append(&q->queue, bytes, len) < 0)
         return -ENOMEM;
-    q->unsent += len;
+    q->unsent = refused > 0 ? refused + len : 0;
     return 0;
 }
 
@@ -85,7 +104,7 @@ static enum fut_poll serve_poll(struct fut *f, struct fut_ctx *ctx)
         CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
         if (s->rc < 0)
             CO_RETURN(&s->co, s, s->rc);
-        q->unsent -= q->out.len;
+        q->unsent = 0; /* the kernel took it all */
         buf_clear(&q->out);
     }
     CO_END(&s->co);
@@ -93,7 +112,10 @@ static enum fut_poll serve_poll(struct fut *f, struct fut_ctx *ctx)
 
 static void serve_drop(struct fut *f)
 {
-    fut_clear(&((struct serve_fut *)f)->op);
+    struct serve_fut *s = (struct serve_fut *)f;
+
+    fut_clear(&s->op);
+    s->q->conn = NULL;
     fut_mem_free(f);
 }
 
@@ -108,5 +130,6 @@ struct fut *outq_serve(struct outq *q, struct fut_tcp *conn)
         return fut_ready(-ENOMEM);
     s->q = q;
     s->conn = conn;
+    q->conn = conn;
     return &s->base;
 }

@@ -111,6 +111,15 @@ struct co {
         }                                                                  \
     } while (0)
 
+/* Awaits f and stores its result in rc, but keeps f: for a future that
+ * serves many awaits, such as a reusable one (fut.h, P6), which its owner
+ * fut_reuse()s before the next await. */
+#define CO_AWAIT_RESULT(co, ctx, f, rc)                                    \
+    do {                                                                   \
+        CO_AWAIT(co, ctx, f);                                              \
+        (rc) = fut_result(f);                                              \
+    } while (0)
+
 /* Awaits *fp, stores its result in rc, drops it and sets *fp to NULL: the
  * usual way to await a child held in a field. rc may be a local only if it
  * is used before the next await. */

@@ -144,6 +144,67 @@ struct fut *fut_select(struct fut *const *fs, size_t n, size_t *winner)
     return &s->base;
 }
 
+/* --- select over borrowed branches ---------------------------------------- */
+
+struct select_borrowed_fut {
+    struct fut base;
+    struct fut *const *slots; /* borrowed; read at every poll */
+    size_t n;
+    size_t *winner;           /* where the index goes, or NULL */
+};
+
+/* lesson:fut-select-borrowed */
+static enum fut_poll select_borrowed_poll(struct fut *f, struct fut_ctx *ctx)
+{
+    struct select_borrowed_fut *s = (struct select_borrowed_fut *)f;
+    bool any = false;
+
+    for (size_t i = 0; i < s->n; i++) {
+        struct fut *branch = s->slots[i];
+
+        if (branch == NULL)
+            continue; /* paused for this turn */
+        any = true;
+        if (fut_poll(branch, ctx) == FUT_READY) {
+            f->result = fut_result(branch);
+            if (s->winner != NULL)
+                *s->winner = i;
+            return FUT_READY; /* nothing dropped: the branches are lent */
+        }
+    }
+    if (!any) {
+        f->result = -EINVAL; /* nothing could ever wake us */
+        return FUT_READY;
+    }
+    return FUT_PENDING;
+}
+/* end */
+
+static void select_borrowed_drop(struct fut *f)
+{
+    fut_mem_free(f); /* the branches are their owner's */
+}
+
+static const struct fut_vtable select_borrowed_vt = {
+    "select-borrowed", select_borrowed_poll, select_borrowed_drop};
+
+struct fut *fut_select_borrowed(struct fut *const *slots, size_t n,
+                                size_t *winner)
+{
+    struct select_borrowed_fut *s;
+
+    if (n < 1 || n > FUT_COMB_MAX)
+        return fut_ready(-EINVAL);
+    s = (struct select_borrowed_fut *)fut_alloc(&select_borrowed_vt,
+                                                sizeof *s);
+    if (s == NULL)
+        return fut_ready(-ENOMEM);
+    s->slots = slots;
+    s->n = n;
+    s->winner = winner;
+    return &s->base;
+}
+
 /* --- borrow ------------------------------------------------------------- */
 
 struct borrow_fut {

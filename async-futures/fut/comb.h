@@ -7,6 +7,13 @@
  * deadline passes. Dropping a combinator drops whatever it still holds, so
  * cancellation goes all the way down (fut.h, D1-D4).
  *
+ * Two exceptions BORROW instead, for loops: fut_borrow() and
+ * fut_select_borrowed(). A loop that selects turn after turn keeps its
+ * futures (a signal, a tick, a line reader) for its whole life and lends
+ * them to each turn's select, so a branch that did not win survives the
+ * turn, and nothing is allocated per turn. That is the kit's idiom for a
+ * select loop, as Rust's select! over `&mut` futures.
+ *
  * Cost, stated honestly: the children share their parent's waker, so when
  * any of them wakes, the parent polls every child that is still pending
  * (O(N) polls per wake, most of them spurious, which fut.h's P3 allows).
@@ -60,9 +67,40 @@ struct fut *fut_select(struct fut *const *fs, size_t n, size_t *winner);
  * turn's select. (A signal future is the classic case: dropping it would
  * let the next signal kill the program.) f must outlive the borrow, and
  * once f has been ready it must not be polled again (fut.h, P5): its
- * owner takes the result and drops it. f keeps the waker of its latest
- * poll, so borrow it only within one task. */
+ * owner takes the result and drops it (or reuses it, P6). f keeps the
+ * waker of its latest poll, so borrow it only within one task. In a loop,
+ * fut_select_borrowed() below does the same for every branch without
+ * allocating a borrow and a select each turn. */
 struct fut *fut_borrow(struct fut *f);
+
+/* A select that OWNS nothing, for a loop: the idiom of fut_borrow() above
+ * (select over borrowed futures, so that the losers survive the turn they
+ * did not win) without its price of one select and one borrow allocated
+ * per branch per turn. Each poll polls *slots[0], *slots[1] ... in index
+ * order (the array is borrowed, read again at every poll, and must stay
+ * valid until the select is dropped; a NULL slot is left out of that
+ * poll, which is how a loop pauses a branch) and is ready as soon as one
+ * of them is, with its result; *winner (if not NULL) is set to its index.
+ * As in fut_select(), the LOWEST INDEX wins a tie.
+ *
+ * Nothing is dropped, ever: the winner is ready (its owner takes its
+ * output, then drops it, or reuses it if it is reusable, fut.h P6), the
+ * others stay pending, their wakers in place, for the next turn. The
+ * select itself is reusable (P6): take its result, fut_reuse() it, poll
+ * it again. So a loop over long-lived branches allocates nothing per turn:
+ *
+ *     slots = {tick, lines};                  made once
+ *     sel = fut_select_borrowed(slots, 2, &winner);
+ *     loop: await sel; fut_reuse(sel);
+ *           winner 0: write, drop the tick, slots[0] = the next tick;
+ *           winner 1: use the line, fut_reuse(lines).
+ *
+ * Every branch is polled with the select's waker, so the branches must
+ * belong to the task that polls the select, and they must outlive it (or
+ * be taken out of their slot before they are dropped). Ready with -EINVAL
+ * when every slot is NULL. 1 <= n <= FUT_COMB_MAX. */
+struct fut *fut_select_borrowed(struct fut *const *slots, size_t n,
+                                size_t *winner);
 
 /* Returns a new future that is ready once every one of fs[0..n) is ready,
  * each dropped as soon as it is. results (if not NULL; n ints, must stay

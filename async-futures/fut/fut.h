@@ -31,6 +31,14 @@
  *      vtable name, instead of whatever the future would do with its
  *      released insides. (The one shared fut_ready(-ENOMEM) future is let
  *      through: each of its owners polls it once.)
+ *  P6. The exception: a REUSABLE future (its constructor says so: a line
+ *      read, a select over borrowed branches) may be polled again after
+ *      FUT_READY once its owner has taken the output and called
+ *      fut_reuse(). The next poll then waits for the next output: the
+ *      next line, the next winner. This is how a loop keeps one future
+ *      for its whole life instead of allocating one per turn, as Rust
+ *      polls a stream's next() or a `&mut` future in every turn of a
+ *      select! loop.
  *
  * THE OUTPUT
  *
@@ -166,6 +174,14 @@ static inline void fut_wake(const struct fut_waker *w)
 {
     if (w->wake != NULL)
         w->wake(w->data);
+}
+
+/* Lets f, a reusable future that was ready, be polled again for its next
+ * output (P6). On a future whose constructor does not say it is reusable
+ * this is a bug. Costs nothing: it clears the P5 flag. */
+static inline void fut_reuse(struct fut *f)
+{
+    f->was_ready = false;
 }
 
 /* Drops f (cancels it if pending; see D1-D4). f may be NULL. */

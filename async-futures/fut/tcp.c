@@ -34,10 +34,47 @@ struct fut_tcp {
     int connect_status;
 };
 
+/* The framer buffers of idle connections go back to one spare, which
+ * the next connection that receives bytes takes: 2,000 idle clients hold
+ * one buffer between them, not 2,000, and a connection that goes idle
+ * between every line (a trickle) swaps pointers instead of calling
+ * malloc. The spare is freed when the last connection closes. One thread
+ * (fut.h), so a static is enough. */
+static struct line_framer spare;
+static size_t open_conns;
+
+/* Gives c a framer buffer: the spare if it fits, else a new one. */
+static int framer_take(struct fut_tcp *c)
+{
+    if (spare.buf != NULL && spare.max_line == c->max_line) {
+        c->framer = spare;
+        spare = (struct line_framer){0};
+    } else if (line_framer_init(&c->framer, c->max_line) < 0) {
+        return -ENOMEM;
+    }
+    c->framer_ready = true;
+    return 0;
+}
+
+/* Takes c's framer buffer back; it must hold no byte. */
+static void framer_give_back(struct fut_tcp *c)
+{
+    if (spare.buf == NULL) {
+        spare = c->framer;
+        spare.start = spare.end = spare.scanned = 0;
+        c->framer = (struct line_framer){0};
+    } else {
+        line_framer_free(&c->framer);
+    }
+    c->framer_ready = false;
+}
+
 static void tcp_closed(uv_handle_t *h)
 {
     struct fut_tcp *c = h->data;
 
+    if (--open_conns == 0)
+        line_framer_free(&spare);
     line_framer_free(&c->framer);
     buf_free(&c->wbuf);
     fut_mem_free(c);
@@ -59,6 +96,7 @@ static struct fut_tcp *tcp_new(void)
     struct fut_tcp *c = fut_mem_alloc(sizeof *c);
 
     if (c != NULL) {
+        open_conns++; /* until tcp_closed, or tcp_free_unopened */
         c->max_line = LINE_MAX_BYTES;
         c->wbuf = (struct buf)BUF_INIT;
     }
@@ -68,6 +106,8 @@ static struct fut_tcp *tcp_new(void)
 /* Only for a connection whose handle was never initialised. */
 static void tcp_free_unopened(struct fut_tcp *c)
 {
+    if (--open_conns == 0)
+        line_framer_free(&spare);
     fut_mem_free(c);
 }
 
@@ -85,6 +125,11 @@ int fut_tcp_peer(const struct fut_tcp *c, struct addr *out)
 
     out->len = (socklen_t)len;
     return rc;
+}
+
+size_t fut_tcp_unsent(const struct fut_tcp *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->handle);
 }
 
 size_t fut_tcp_pending(const struct fut_tcp *c)
@@ -202,12 +247,21 @@ struct read_fut {
 static void read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct fut_tcp *c = h->data;
-    size_t room;
+    size_t room = 0;
 
     (void)suggested;
-    /* Straight into the framer: no copy, and never more than it holds. A
-     * room of 0 (the framer is full of lines nobody took yet) makes libuv
-     * call read_done with UV_ENOBUFS, which pauses reading. */
+    /* libuv asks for a buffer only once bytes are there to read: this is
+     * where an idle connection gets its framer back (see read_poll). A
+     * room of 0 (no memory, or the framer is full of lines nobody took
+     * yet) makes libuv call read_done with UV_ENOBUFS, which pauses
+     * reading. */
+    buf->base = NULL;
+    if (!c->framer_ready && framer_take(c) < 0) {
+        c->read_err = -ENOMEM;
+        buf->len = 0;
+        return;
+    }
+    /* Straight into the framer: no copy, and never more than it holds. */
     buf->base = line_framer_space(&c->framer, &room);
     buf->len = room;
 }
@@ -233,20 +287,23 @@ static void read_done(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         fut_wake(&c->read_waker);
 }
 
+/* An idle connection holds no framer: its max_line + 1 bytes are given
+ * back (to the spare) as soon as nothing is buffered and the read must
+ * wait, and taken again when bytes arrive (read_alloc). */
+static void release_if_empty(struct fut_tcp *c)
+{
+    if (c->framer_ready && line_framer_pending(&c->framer) == 0)
+        framer_give_back(c);
+}
+
 static enum fut_poll read_poll(struct fut *f, struct fut_ctx *ctx)
 {
     struct read_fut *r = (struct read_fut *)f;
     struct fut_tcp *c = r->c;
-    int rc;
+    int rc = 0;
 
-    if (!c->framer_ready) {
-        if (line_framer_init(&c->framer, c->max_line) < 0) {
-            f->result = -ENOMEM;
-            return FUT_READY;
-        }
-        c->framer_ready = true;
-    }
-    rc = line_framer_next(&c->framer, r->line, r->len);
+    if (c->framer_ready)
+        rc = line_framer_next(&c->framer, r->line, r->len);
     if (rc == 0 && c->read_err != 0)
         rc = c->read_err;
     if (rc != 0 || c->eof) {
@@ -254,6 +311,7 @@ static enum fut_poll read_poll(struct fut *f, struct fut_ctx *ctx)
         f->result = rc;
         return FUT_READY;
     }
+    release_if_empty(c);
     c->read_waker = ctx->waker;
     if (!c->reading) {
         rc = uv_read_start((uv_stream_t *)&c->handle, read_alloc, read_done);

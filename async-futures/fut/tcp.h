@@ -12,10 +12,11 @@
  * one while the first exists is a bug (an assert catches it).
  *
  * Lines are framed by common/line.h: the connection owns one framer of
- * max_line + 1 bytes (LINE_MAX_BYTES unless set), allocated by the first
- * read. libuv reads straight into the framer's free space, so a read
- * copies no bytes, and what a connection holds stays bounded whatever the
- * peer sends. Bytes are read only while somebody reads: when data arrives
+ * max_line + 1 bytes (LINE_MAX_BYTES unless set), allocated when bytes
+ * arrive and given back whenever a read has to wait with nothing buffered,
+ * so an idle connection costs no read buffer. libuv reads straight into
+ * the framer's free space, so a read copies no bytes, and what a
+ * connection holds stays bounded whatever the peer sends. Bytes are read only while somebody reads: when data arrives
  * and no read future is waiting, it is kept and reading stops until the
  * next read future is polled (not polling is pausing, even for sockets).
  *
@@ -53,7 +54,12 @@ void fut_tcp_set_max_line(struct fut_tcp *c, size_t max_line);
  * connection (fut_tcp_pending() then says whether it closed in the middle
  * of a line); or with a negative errno: -EMSGSIZE when more than max_line
  * bytes came without a '\n', -ECONNRESET, ... Dropped while pending:
- * nothing is lost; bytes already read stay buffered for the next read. */
+ * nothing is lost; bytes already read stay buffered for the next read.
+ *
+ * Reusable (fut.h, P6): it is a stream of lines. After it was ready, take
+ * the line, fut_reuse() it and poll it again for the next one; a loop that
+ * reads line after line keeps one future and allocates nothing per line.
+ * After 0 or an error, polling it again gives the same answer again. */
 struct fut *fut_tcp_read_line(struct fut_tcp *c, const char **line,
                               size_t *len);
 
@@ -70,6 +76,11 @@ size_t fut_tcp_pending(const struct fut_tcp *c);
  * unless c is closed (D4); nobody is woken. */
 struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes,
                               size_t len);
+
+/* Bytes a write future offered to the kernel that the kernel has not
+ * taken yet: they wait in libuv's write queue until the socket has room.
+ * 0 when every byte written so far went to the kernel. */
+size_t fut_tcp_unsent(const struct fut_tcp *c);
 
 /* The address of c's peer, into *out. Returns 0 or a negative errno. */
 int fut_tcp_peer(const struct fut_tcp *c, struct addr *out);

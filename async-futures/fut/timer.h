@@ -50,7 +50,8 @@ struct fut_interval *fut_interval_new(uv_loop_t *loop, int64_t start_ms,
  * must outlive the future) and is ready with 0, *tick set to the tick's
  * number K. Only one tick future of an interval may exist at a time.
  * Dropped while pending: the tick is not consumed; the next tick future
- * gets it. */
+ * gets it. Reusable (fut.h, P6): after a tick, fut_reuse() it and poll it
+ * again for the next one, so a loop keeps one tick future for its life. */
 struct fut *fut_interval_tick(struct fut_interval *iv, int64_t *tick);
 
 /* The time tick K is due: start + K * period. */

@@ -347,3 +347,117 @@ Test(borrow, can_be_dropped_at_every_pending_point)
 
     cr_assert_geq(ft_cancel_everywhere(&c, 50), 2);
 }
+
+/* --- select over borrowed branches ---------------------------------------- */
+
+/* The loop the header describes: a channel receive reused for message
+ * after message, and a branch that never wins, through one select reused
+ * every turn. Nothing is dropped, and the losers are the same futures
+ * turn after turn. */
+Test(select_borrowed, a_loop_keeps_every_branch_and_reuses_the_winner)
+{
+    struct fut_chan *ch = fut_chan_new(4);
+    static int msgs[3];
+    int drops = 0;
+    void *got = NULL;
+    size_t winner = 99;
+    struct probe p = {0};
+    struct fut *slots[2] = {countdown(1000, 0, NULL, &drops), NULL};
+    struct fut *sel = fut_select_borrowed(slots, 2, &winner);
+
+    slots[1] = fut_chan_recv(ch, &got);
+    for (int i = 0; i < 3; i++)
+        fut_chan_try_send(ch, &msgs[i]);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(ft_poll(sel, &p), FUT_READY);
+        cr_assert_eq(winner, 1);
+        cr_assert_eq(fut_result(sel), 1);
+        cr_assert_eq(got, &msgs[i], "message %d out of order", i);
+        fut_reuse(slots[1]);
+        fut_reuse(sel);
+    }
+    cr_assert_eq(ft_poll(sel, &p), FUT_PENDING, "the channel is empty");
+    cr_assert_eq(drops, 0, "a borrowed branch was dropped");
+    fut_drop(sel);
+    cr_assert_eq(drops, 0, "dropping the select dropped a branch");
+    fut_drop(slots[0]);
+    fut_drop(slots[1]);
+    fut_chan_free(ch);
+}
+
+Test(select_borrowed, lowest_index_wins_and_a_null_slot_is_paused)
+{
+    int polls[2] = {0}, drops[2] = {0};
+    size_t winner = 99;
+    struct probe p = {0};
+    struct fut *slots[2] = {countdown(0, 11, &polls[0], &drops[0]),
+                            countdown(0, 12, &polls[1], &drops[1])};
+    struct fut *held = slots[0];
+    struct fut *held2 = slots[1];
+    struct fut *sel = fut_select_borrowed(slots, 2, &winner);
+
+    cr_assert_eq(ft_poll(sel, &p), FUT_READY);
+    cr_assert_eq(winner, 0, "the header promises the lowest index");
+    cr_assert_eq(polls[1], 0, "a branch after the winner was polled");
+    fut_reuse(sel);
+    slots[0] = NULL; /* paused: its owner keeps it */
+    cr_assert_eq(ft_poll(sel, &p), FUT_READY);
+    cr_assert_eq(winner, 1);
+    cr_assert_eq(fut_result(sel), 12);
+    cr_assert_eq(polls[0], 1, "a paused branch was polled");
+    fut_reuse(sel);
+    slots[1] = NULL;
+    cr_assert_eq(ft_poll(sel, &p), FUT_READY);
+    cr_assert_eq(fut_result(sel), -EINVAL, "no branch at all");
+    fut_drop(sel);
+    cr_assert_eq(drops[0] + drops[1], 0);
+    fut_drop(held);
+    fut_drop(held2);
+}
+
+static struct fut *lent[2];
+static void *lent_msg;
+static struct fut_chan *lent_chan;
+
+static void select_borrowed_setup(uv_loop_t *loop, void *arg)
+{
+    (void)arg;
+    lent_chan = fut_chan_new(1);
+    lent[0] = fut_sleep_until(loop, clock_now_ms() + 30);
+    lent[1] = fut_chan_recv(lent_chan, &lent_msg);
+}
+
+static struct fut *make_select_borrowed(uv_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    return fut_select_borrowed(lent, 2, NULL);
+}
+
+static void select_borrowed_teardown(uv_loop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    fut_drop(lent[0]); /* still ours: the select only borrowed them */
+    fut_drop(lent[1]);
+    fut_chan_free(lent_chan);
+}
+
+Test(select_borrowed, can_be_dropped_at_every_pending_point)
+{
+    struct ft_cancel_case c = {NULL, select_borrowed_setup,
+                               make_select_borrowed, NULL,
+                               select_borrowed_teardown};
+
+    cr_assert_geq(ft_cancel_everywhere(&c, 50), 2);
+}
+
+Test(select_borrowed, refuses_a_bad_count)
+{
+    struct probe p = {0};
+    struct fut *f = fut_select_borrowed(NULL, 0, NULL);
+
+    cr_assert_eq(ft_poll(f, &p), FUT_READY);
+    cr_assert_eq(fut_result(f), -EINVAL);
+    fut_drop(f);
+}

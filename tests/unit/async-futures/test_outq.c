@@ -1,6 +1,7 @@
 /* Unit tests for outq: a subscriber's output queue and the future that
  * writes it. */
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -63,17 +64,42 @@ static void peer_pump(void *arg)
     }
 }
 
-Test(outq, push_counts_the_backlog_and_refuses_past_the_limit)
+/* JR-9: bytes only count once the kernel refused them. A burst queued
+ * before the serving task ran is nobody's fault; a peer that does not
+ * read makes the kernel refuse, and then every byte behind counts. (A
+ * held queue, not served yet, counts whole.) */
+Test(outq, push_counts_only_what_the_kernel_refused)
 {
-    struct outq q;
+    enum { BLOCK = 65536, BLOCKS = 128, MAX = 65536 };
+    static char block[BLOCK];
+    uv_loop_t loop;
+    struct pair p = {.end_after = SIZE_MAX};
+    struct probe pr = {0};
+    struct fut *f;
 
-    cr_assert_eq(outq_init(&q), 0);
-    cr_assert_eq(outq_push(&q, "0123456789", 10, 15), 0);
-    cr_assert_eq(outq_push(&q, "0123456789", 10, 15), -ENOBUFS);
-    cr_assert_eq(q.unsent, 10, "a refused push queued something");
-    cr_assert_eq(q.queue.len, 10);
-    cr_assert_eq(outq_push(&q, "01234", 5, 15), 0);
-    outq_free(&q);
+    uv_loop_init(&loop);
+    pair_open(&loop, &p);
+    memset(block, 'x', sizeof block);
+    cr_assert_eq(outq_push(&p.q, block, MAX, MAX), 0);
+    cr_assert_eq(outq_push(&p.q, "0", 1, MAX), -ENOBUFS,
+                 "a held queue (nobody serves it yet) counts whole");
+    f = outq_serve(&p.q, p.conn);
+    for (int i = 1; i < BLOCKS; i++) /* 8 MiB, 128 x the limit */
+        cr_assert_eq(outq_push(&p.q, block, BLOCK, MAX), 0,
+                     "bytes never offered to the kernel were counted");
+    cr_assert_eq(p.q.unsent, 0);
+    outq_ring(&p.q);
+    /* The peer reads nothing: the kernel takes what its buffers hold and
+     * refuses the rest. */
+    cr_assert_eq(ft_poll(f, &pr), FUT_PENDING);
+    cr_assert_gt(fut_tcp_unsent(p.conn), 0, "8 MiB fit in the kernel?");
+    cr_assert_eq(outq_push(&p.q, "0123456789", 10, MAX), -ENOBUFS,
+                 "a peer that does not read must be found slow");
+    cr_assert_gt(p.q.unsent, MAX);
+    fut_drop(f);
+    cr_assert_eq(p.q.conn, NULL, "the dropped serve left its connection");
+    pair_close(&loop, &p);
+    ft_close_loop(&loop);
 }
 
 Test(outq, serve_writes_what_is_queued_and_rung_then_ends_when_the_peer_does)
