@@ -235,9 +235,14 @@ def test_starter_kit_builds_keeps_every_test_and_scores_near_zero(tmp_path):
                                                   "make-starter"), str(kit)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "warning" not in run.stderr, run.stderr
-    # Every test is there, unchanged.
+    # Every test is there, unchanged, but the mutants: they are the
+    # instructor's (grader/README.md, "Editions").
+    mutants = ROOT / "tests" / "mutants"
+    assert not (kit / mutants.relative_to(ROOT)).exists(), \
+        "the starter holds tests/mutants/, the instructor's"
     for path in (ROOT / "tests").rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
+        if path.is_file() and "__pycache__" not in path.parts \
+                and not path.is_relative_to(mutants):
             copy = kit / path.relative_to(ROOT)
             assert copy.is_file() and copy.read_bytes() == path.read_bytes(), \
                 f"{path.relative_to(ROOT)} is missing or changed in the starter"
