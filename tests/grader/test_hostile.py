@@ -45,9 +45,16 @@ ROOT_ONLY = os.geteuid() == 0
 FORGED = f"/tmp/kit-hostile-forged-{os.getpid()}.json"
 
 HOSTILE = {
+    # It exits at once and leaves the bomb behind, in its process group:
+    # each copy forks two more, again and again, so the copies fill the
+    # sandbox's process limit and stay there (a copy the limit refuses a
+    # fork dies, and a sibling takes its place) until the harness kills
+    # them. (A bomb whose copies all wait for their children dies out in
+    # a second: the copies that cannot fork exit, and so do their parents.)
     "fork-bomb": """#!/bin/sh
-bomb() { bomb & bomb & wait; }
-bomb
+bomb() { while :; do (bomb) & (bomb) & wait; done; }
+bomb &
+exit 0
 """,
     "infinite-loop": """#!/bin/sh
 while :; do :; done
@@ -137,7 +144,7 @@ int main(void)
 # it runs as (its working folder, when the shared folders are out of its
 # sight).
 PROLOGUE = """proof() { touch "$PROOF/$1" 2>/dev/null || touch "./proof-$1"; }
-id -u > "$UIDS/$(basename "$0")" 2>/dev/null || id -u > ./uid 2>/dev/null
+{ id -u > "$UIDS/$(basename "$0")"; } 2>/dev/null || id -u > ./uid 2>/dev/null
 """
 
 
