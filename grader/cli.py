@@ -1,11 +1,14 @@
-#!/usr/bin/python3
-"""grade: the kit's grader. See grader/README.md.
+"""The grader's command line (grader/grade runs it). See grader/README.md.
 
   grade --track TRACK [--program P] SUBMISSION     one student's track
   grade --exe PATH --program P [--name NAME]       any executable, P's contract
   grade --exe DIR --run ENTRY --program P          a program that is a folder
   grade --batch DIR --track TRACK [--jobs N]       a class: one entry a student
   common: --out DIR, --rubric FILE, --no-checks, --keep, -k EXPR
+
+Run as a module, `python3 -m grader.cli`, with the kit's top folder on
+Python's path (grader/grade sets PYTHONPATH): the grader reads tracks.list
+through the kit's one reader, harness.tracks.
 """
 
 import argparse
@@ -17,14 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-# gradelib sits beside this script, and Python puts a script's own folder
-# on its path. The kit's top folder goes on it too: the grader reads
-# tracks.list through the kit's one reader, harness.tracks.
-sys.path.append(str(Path(__file__).resolve().parents[1]))
-
-from gradelib import reports, rubric as rubric_mod, stop  # noqa: E402
-from gradelib.grading import Outcome, grade_exe, grade_track, listed  # noqa: E402
-from harness import tracks as tracks_mod  # noqa: E402
+from grader.gradelib import reports, rubric as rubric_mod, stop
+from grader.gradelib.grading import Outcome, grade_exe, grade_track, listed
+from harness import tracks as tracks_mod
 
 
 def parse(argv):

@@ -28,7 +28,7 @@ from harness import tracks
 
 
 def grade(*args, timeout=600):
-    run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(str, args)],
+    run = subprocess.run([str(GRADE), *map(str, args)],
                          capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, (f"grade {' '.join(map(str, args))} "
                                  f"exited {run.returncode}:\n"
@@ -63,7 +63,7 @@ def test_a_wrong_rubric_is_refused_with_its_place(tmp_path):
                    'points = 2\nvisibility = "secret"\n')
     with pytest.raises(rubric_mod.RubricError, match="group 1: visibility"):
         rubric_mod.load(bad)
-    run = subprocess.run(["/usr/bin/python3", str(GRADE), "--rubric",
+    run = subprocess.run([str(GRADE), "--rubric",
                           str(bad), "--exe", "/bin/true", "--program",
                           "fetch-line"], capture_output=True, text=True)
     assert run.returncode == 2 and "visibility" in run.stderr
@@ -319,7 +319,7 @@ def test_a_program_folder_over_the_size_limit_is_refused_clearly(tmp_path):
 def test_a_folder_needs_run_and_run_needs_a_folder(tmp_path):
     for args in (["--exe", PY_EXAMPLE], ["--exe", "/bin/true", "--run",
                                          "x"]):
-        run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(
+        run = subprocess.run([str(GRADE), *map(
             str, args), "--program", "fetch-line"], capture_output=True,
             text=True)
         assert run.returncode == 2 and "--run" in run.stderr, run.stderr

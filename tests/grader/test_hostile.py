@@ -238,7 +238,7 @@ def _uids(base, kept):
 
 
 def _grade(base, prog, out, select=SELECT, keep=True, env=None):
-    args = ["/usr/bin/python3", str(GRADE), "--exe", str(prog),
+    args = [str(GRADE), "--exe", str(prog),
             "--program", "fetch-line", "--out", str(out)]
     if select:
         args += ["-k", select]
@@ -490,7 +490,7 @@ def test_a_signal_stops_the_grader_and_everything_it_started(
     tmpdir = tmpdir_open
     out = tmp_path / "out"
     rc, _, err, uids = _stop_mid_run(
-        ["/usr/bin/python3", str(GRADE), "--exe", str(prog), "--program",
+        [str(GRADE), "--exe", str(prog), "--program",
          "fetch-line", "--out", str(out), "-k", "FL1_default"], tmpdir, sig)
     assert rc == 128 + sig, (rc, err[-2000:])
     _assert_nothing_left(tmpdir, uids)
@@ -509,7 +509,7 @@ def test_sigterm_stops_a_batch_and_the_gradebook_names_what_was_not_graded(
     tmpdir = tmpdir_open
     out = tmp_path / "grades"
     rc, _, err, uids = _stop_mid_run(
-        ["/usr/bin/python3", str(GRADE), "--batch", str(cls), "--track",
+        [str(GRADE), "--batch", str(cls), "--track",
          "blocking-threads", "--program", "fetch-line", "--no-checks",
          "--jobs", "2", "--out", str(out), "-k", "FL1_default"],
         tmpdir, signal.SIGTERM)
