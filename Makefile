@@ -415,7 +415,7 @@ test-site: site
 
 grade: check-deps
 	@test -n "$(TRACK)" || { echo "make grade needs TRACK=..." >&2; exit 2; }
-	$(PYTHON) grader/grade --track $(TRACK) \
+	PYTHON=$(PYTHON) grader/grade --track $(TRACK) \
 	    $(if $(BATCH),--batch $(BATCH) --jobs $(or $(JOBS),1),$(SUBMISSION)) \
 	    $(if $(PROGRAM),--program $(PROGRAM)) $(if $(OUT),--out $(OUT))
 
@@ -448,7 +448,7 @@ test-starter: all mutants
 grade-me: all
 	@set -e; for t in $(or $(TRACK),$(TRACKS)); do \
 	    echo "== $$t"; \
-	    $(PYTHON) grader/grade --track $$t $(if $(PROGRAM),--program $(PROGRAM)) \
+	    PYTHON=$(PYTHON) grader/grade --track $$t $(if $(PROGRAM),--program $(PROGRAM)) \
 	        $(GRADE_FLAGS) --out $(BUILD)/grade-me/$$t $$t; done
 
 gradescope:

@@ -268,8 +268,10 @@ static struct attempt *race_run(struct race *r, int *why)
 static struct attempt *race_run(struct race *r, int *why)
 {
     (void)r;
-    *why = -ENOSYS;
-    return NULL;
+    (void)why;
+    // Exits: returning NULL would be reported as attempts that failed.
+    report_error("not written yet");
+    exit(EXIT_ERROR);
 }
 END SOLUTION */
 

@@ -1,5 +1,6 @@
-"""gradelib: the kit's grader (see grader/README.md). `grader/grade` is its
-command line; each module here is one step of grading:
+"""gradelib: the kit's grader (see grader/README.md). grader/cli.py is its
+command line (the launcher grader/grade runs it); each module here is one
+step of grading:
 
     rubric     reads the rubric (TOML): points, groups, visibility, limits
     sandbox    the limits, the unprivileged user and the private file system

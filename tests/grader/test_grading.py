@@ -28,7 +28,7 @@ from harness import tracks
 
 
 def grade(*args, timeout=600):
-    run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(str, args)],
+    run = subprocess.run([str(GRADE), *map(str, args)],
                          capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, (f"grade {' '.join(map(str, args))} "
                                  f"exited {run.returncode}:\n"
@@ -63,7 +63,7 @@ def test_a_wrong_rubric_is_refused_with_its_place(tmp_path):
                    'points = 2\nvisibility = "secret"\n')
     with pytest.raises(rubric_mod.RubricError, match="group 1: visibility"):
         rubric_mod.load(bad)
-    run = subprocess.run(["/usr/bin/python3", str(GRADE), "--rubric",
+    run = subprocess.run([str(GRADE), "--rubric",
                           str(bad), "--exe", "/bin/true", "--program",
                           "fetch-line"], capture_output=True, text=True)
     assert run.returncode == 2 and "visibility" in run.stderr
@@ -235,9 +235,14 @@ def test_starter_kit_builds_keeps_every_test_and_scores_near_zero(tmp_path):
                                                   "make-starter"), str(kit)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "warning" not in run.stderr, run.stderr
-    # Every test is there, unchanged.
+    # Every test is there, unchanged, but the mutants: they are the
+    # instructor's (grader/README.md, "Editions").
+    mutants = ROOT / "tests" / "mutants"
+    assert not (kit / mutants.relative_to(ROOT)).exists(), \
+        "the starter holds tests/mutants/, the instructor's"
     for path in (ROOT / "tests").rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
+        if path.is_file() and "__pycache__" not in path.parts \
+                and not path.is_relative_to(mutants):
             copy = kit / path.relative_to(ROOT)
             assert copy.is_file() and copy.read_bytes() == path.read_bytes(), \
                 f"{path.relative_to(ROOT)} is missing or changed in the starter"
@@ -314,7 +319,7 @@ def test_a_program_folder_over_the_size_limit_is_refused_clearly(tmp_path):
 def test_a_folder_needs_run_and_run_needs_a_folder(tmp_path):
     for args in (["--exe", PY_EXAMPLE], ["--exe", "/bin/true", "--run",
                                          "x"]):
-        run = subprocess.run(["/usr/bin/python3", str(GRADE), *map(
+        run = subprocess.run([str(GRADE), *map(
             str, args), "--program", "fetch-line"], capture_output=True,
             text=True)
         assert run.returncode == 2 and "--run" in run.stderr, run.stderr

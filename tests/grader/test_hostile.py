@@ -45,9 +45,16 @@ ROOT_ONLY = os.geteuid() == 0
 FORGED = f"/tmp/kit-hostile-forged-{os.getpid()}.json"
 
 HOSTILE = {
+    # It exits at once and leaves the bomb behind, in its process group:
+    # each copy forks two more, again and again, so the copies fill the
+    # sandbox's process limit and stay there (a copy the limit refuses a
+    # fork dies, and a sibling takes its place) until the harness kills
+    # them. (A bomb whose copies all wait for their children dies out in
+    # a second: the copies that cannot fork exit, and so do their parents.)
     "fork-bomb": """#!/bin/sh
-bomb() { bomb & bomb & wait; }
-bomb
+bomb() { while :; do (bomb) & (bomb) & wait; done; }
+bomb &
+exit 0
 """,
     "infinite-loop": """#!/bin/sh
 while :; do :; done
@@ -137,7 +144,7 @@ int main(void)
 # it runs as (its working folder, when the shared folders are out of its
 # sight).
 PROLOGUE = """proof() { touch "$PROOF/$1" 2>/dev/null || touch "./proof-$1"; }
-id -u > "$UIDS/$(basename "$0")" 2>/dev/null || id -u > ./uid 2>/dev/null
+{ id -u > "$UIDS/$(basename "$0")"; } 2>/dev/null || id -u > ./uid 2>/dev/null
 """
 
 
@@ -231,7 +238,7 @@ def _uids(base, kept):
 
 
 def _grade(base, prog, out, select=SELECT, keep=True, env=None):
-    args = ["/usr/bin/python3", str(GRADE), "--exe", str(prog),
+    args = [str(GRADE), "--exe", str(prog),
             "--program", "fetch-line", "--out", str(out)]
     if select:
         args += ["-k", select]
@@ -483,7 +490,7 @@ def test_a_signal_stops_the_grader_and_everything_it_started(
     tmpdir = tmpdir_open
     out = tmp_path / "out"
     rc, _, err, uids = _stop_mid_run(
-        ["/usr/bin/python3", str(GRADE), "--exe", str(prog), "--program",
+        [str(GRADE), "--exe", str(prog), "--program",
          "fetch-line", "--out", str(out), "-k", "FL1_default"], tmpdir, sig)
     assert rc == 128 + sig, (rc, err[-2000:])
     _assert_nothing_left(tmpdir, uids)
@@ -502,7 +509,7 @@ def test_sigterm_stops_a_batch_and_the_gradebook_names_what_was_not_graded(
     tmpdir = tmpdir_open
     out = tmp_path / "grades"
     rc, _, err, uids = _stop_mid_run(
-        ["/usr/bin/python3", str(GRADE), "--batch", str(cls), "--track",
+        [str(GRADE), "--batch", str(cls), "--track",
          "blocking-threads", "--program", "fetch-line", "--no-checks",
          "--jobs", "2", "--out", str(out), "-k", "FL1_default"],
         tmpdir, signal.SIGTERM)

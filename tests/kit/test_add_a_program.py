@@ -252,13 +252,13 @@ def test_a_new_program_is_one_line_in_tracks_list(tmp_path):
 
     # The grader grades it: as a program of its track, and as any
     # executable keeping its contract.
-    out = run_in(kit, [python, "grader/grade", "--track", TRACK, "--program",
+    out = run_in(kit, ["grader/grade", "--track", TRACK, "--program",
                        NAME, "--no-checks", "--out", str(tmp_path / "g1"),
-                       str(kit / TRACK)], timeout_s=240)
+                       str(kit / TRACK)], timeout_s=240, PYTHON=python)
     assert f"{TRACK}/{NAME}" in out and "3 / 3 points" in out, out
-    out = run_in(kit, [python, "grader/grade", "--exe", str(exe),
+    out = run_in(kit, ["grader/grade", "--exe", str(exe),
                        "--program", NAME, "--out", str(tmp_path / "g2")],
-                 timeout_s=240)
+                 timeout_s=240, PYTHON=python)
     assert "3 / 3 points" in out, out
 
     # The demos list it among the versions of its contract.
