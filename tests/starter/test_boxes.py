@@ -4,14 +4,12 @@ each entry is such an excerpt (no hint left behind by a renamed marker).
 Fast: no kit is built."""
 
 import re
-import sys
 import tomllib
 
 from harness import tracks
 
 ROOT = tracks.ROOT
-sys.path.insert(0, str(ROOT / "grader"))
-from gradelib import starter  # noqa: E402
+from grader.gradelib import starter
 
 EXCERPT = re.compile(r"^<!-- excerpt: (\S+) lesson:(\S+) -->$", re.M)
 

@@ -13,15 +13,13 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from harness import tracks
 
 ROOT = tracks.ROOT
-sys.path.insert(0, str(ROOT / "grader"))
-from gradelib import starter  # noqa: E402
+from grader.gradelib import starter
 
 pytestmark = pytest.mark.timeout(900)
 
