@@ -122,6 +122,13 @@ class Progress:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
+    def say(self, text):
+        """A line of its own, kept on the screen."""
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
     def finish(self):
         if self.tty:
             sys.stderr.write("\r\033[K")
@@ -200,40 +207,56 @@ def plan(chosen, ceiling, size):
 
 
 def measure(steps, size, progress):
-    """Runs every step; returns the raw runs, by measure and label."""
+    """Runs every step; returns the raw runs, by measure and label, and the
+    steps that failed (a program that crashed, or broke its contract so
+    that the measure could not go on): a list of dicts."""
     raw = {}
+    failures = []
     blob = flood_blob(size["flood_events"])
     for kind, s, extra in steps:
         progress.step(f"{kind}: {s.label}" +
                       (f" (tick {extra} ms)" if kind == "flood" else ""))
-        if kind == "flood":
-            run = flood_once(s, extra, size["flood_events"], blob)
-            key = f"tick{extra}"
-        elif kind == "instr":
-            run = instructions_per_event(s, size["instr_events"], extra)
-            key = "instr"
-        elif kind == "burst":
-            run = burst_once(s, size["burst_subs"], size["burst_events"],
-                             size["perf"])
-            key = "burst"
-        elif kind == "latency":
-            run = latency_once(s, size["latency_subs"],
-                               size["latency_events"], size["latency_rate"])
-            key = "latency"
-        elif kind == "idle":
-            run = idle_journal_once(s, extra)
-            key = f"idle{extra}"
-        elif kind == "waiter":
-            run = idle_waiter_once(s)
-            key = "waiter"
-        elif kind == "deadline":
-            run = deadline_runs(s, size["deadline_ms"], size["deadline_runs"])
-            key = "deadline"
-        else:
-            run = winner_once(s.path, size["stagger_ms"])
-            key = "winner"
+        try:
+            key, run = measure_one(kind, s, extra, size, blob)
+        except Exception as exc:    # a student's program may do anything
+            failures.append({"measure": kind, "program": s.label,
+                             "error": f"{type(exc).__name__}: {exc}"[:400]})
+            progress.say(f"bench: {kind} of {s.label} failed: "
+                         f"{failures[-1]['error']}")
+            continue
         raw.setdefault(key, {}).setdefault(s.label, []).append(run)
-    return raw
+    return raw, failures
+
+
+def measure_one(kind, s, extra, size, blob):
+    """One step: (the key its runs are kept under, its numbers)."""
+    if kind == "flood":
+        run = flood_once(s, extra, size["flood_events"], blob)
+        key = f"tick{extra}"
+    elif kind == "instr":
+        run = instructions_per_event(s, size["instr_events"], extra)
+        key = "instr"
+    elif kind == "burst":
+        run = burst_once(s, size["burst_subs"], size["burst_events"],
+                         size["perf"])
+        key = "burst"
+    elif kind == "latency":
+        run = latency_once(s, size["latency_subs"],
+                           size["latency_events"], size["latency_rate"])
+        key = "latency"
+    elif kind == "idle":
+        run = idle_journal_once(s, extra)
+        key = f"idle{extra}"
+    elif kind == "waiter":
+        run = idle_waiter_once(s)
+        key = "waiter"
+    elif kind == "deadline":
+        run = deadline_runs(s, size["deadline_ms"], size["deadline_runs"])
+        key = "deadline"
+    else:
+        run = winner_once(s.path, size["stagger_ms"])
+        key = "winner"
+    return key, run
 
 
 def fraction(value, ceiling):
@@ -247,12 +270,13 @@ def summarize(raw, size):
     row is labelled "ceiling")."""
     res = {"flood": {}, "fanout": {}, "idle": {}, "waiter": {},
            "deadline": {}, "winner": {}}
-    for tick in size["flood_ticks"]:
-        for label, runs in raw.get(f"tick{tick}", {}).items():
-            row = res["flood"].setdefault(label, {})
-            row[f"tick{tick}"] = runs[0]
-    for label, runs in raw.get("instr", {}).items():
-        res["flood"][label]["instructions_per_event"] = runs[0]
+    keys = [f"tick{tick}" for tick in size["flood_ticks"]]
+    # A row for each program whose every flood completed its run.
+    for label in raw.get(keys[0], {}):
+        if all(label in raw.get(k, {}) for k in keys):
+            res["flood"][label] = {k: raw[k][label][0] for k in keys}
+            res["flood"][label]["instructions_per_event"] = \
+                raw.get("instr", {}).get(label, [None])[0]
     # The ceiling has no tick: it runs once per tick value all the same,
     # so that each column is read against a run made at about that time.
     ceil = res["flood"].get(CEILING, {})
@@ -262,9 +286,12 @@ def summarize(raw, size):
                 row[f"tick{tick}"]["events_per_s"],
                 ceil.get(f"tick{tick}", {}).get("events_per_s"))
     for label, runs in raw.get("burst", {}).items():
-        res["fanout"][label] = dict(runs[0])
+        res["fanout"][label] = dict(runs[0], p50_ms=None, p99_ms=None,
+                                    latency_lost=None)
     for label, runs in raw.get("latency", {}).items():
-        row = res["fanout"].setdefault(label, {})
+        row = res["fanout"].get(label)
+        if row is None:
+            continue            # its burst failed
         row.update({"p50_ms": median_of(runs, "p50_ms"),
                     "p99_ms": median_of(runs, "p99_ms"),
                     "latency_lost": median_of(runs, "lost")})
@@ -273,6 +300,8 @@ def summarize(raw, size):
         row["of_ceiling"] = fraction(row["deliveries_per_s"], ceil)
     low, high = size["idle_counts"]
     for label in raw.get(f"idle{low}", {}):
+        if label not in raw.get(f"idle{high}", {}):
+            continue
         rows = {n: {k: median_of(raw[f"idle{n}"][label], k)
                     for k in ("rss_kib", "threads")} for n in (low, high)}
         res["idle"][label] = {
@@ -311,6 +340,9 @@ def main():
     args = parser.parse_args()
     if bool(args.exe) != bool(args.contract):
         parser.error("--exe and --contract go together")
+    unknown = set(args.track or ()) - set(tracks.track_names())
+    if unknown:
+        parser.error(f"no track {', '.join(sorted(unknown))} in tracks.list")
     if args.contract and args.contract not in tracks.contracts():
         parser.error(f"--contract must be one of "
                      f"{', '.join(sorted(tracks.contracts()))}")
@@ -331,7 +363,7 @@ def main():
     steps = plan(chosen, ceiling, size)
     progress = Progress(len(steps))
     size = dict(size, perf=perf_can_count_syscalls())
-    raw = measure(steps, size, progress)
+    raw, failures = measure(steps, size, progress)
     progress.finish()
     data = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine(), "commit": kit_commit(),
@@ -344,7 +376,7 @@ def main():
             "programs": {s.label: {"contract": s.contract,
                                    "path": str(s.path)}
                          for s in chosen + [ceiling]},
-            "results": summarize(raw, size),
+            "results": summarize(raw, size), "failures": failures,
             "seconds": round(time.monotonic() - began, 1)}
     m = data["machine"]
     print(f"bench {data['date']}: {m['cpu_model']}, nproc {m['nproc']}, "
@@ -360,7 +392,9 @@ def main():
                   "python3-matplotlib, or run make bench as root)")
         else:
             print(f"plots: {', '.join(str(p) for p in written)}")
-    return 0
+    for f in failures:
+        print(f"FAILED: {f['measure']} of {f['program']}: {f['error']}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

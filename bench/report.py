@@ -133,13 +133,20 @@ def plot(data, folder):
         values = {k: v for k, v in values.items() if v is not None}
         if not values:
             continue
-        fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(values)))
-        ax.barh(list(values), list(values.values()),
-                color=["#999999" if k == CEILING else "#3b6ea5"
-                       for k in values])
+        fig, ax = plt.subplots(figsize=(8, 1.0 + 0.45 * len(values)))
+        bars = ax.barh(list(values), list(values.values()),
+                       color=["#999999" if k == CEILING else "#3b6ea5"
+                              for k in values])
+        ax.bar_label(bars, labels=[fmt(v, 4 if v < 1 else 1)
+                                   for v in values.values()], padding=3)
+        ax.margins(x=0.2)
         ax.invert_yaxis()
         ax.set_title(title)
-        fig.tight_layout()
+        # Which run: the plots are compared within one run only.
+        fig.text(0.01, 0.01, f"{data['date']}, kit {data['commit']}, "
+                 f"nproc {data['machine']['nproc']}", fontsize=7,
+                 color="#666666")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
         path = folder / f"{name}.svg"
         fig.savefig(path)
         plt.close(fig)

@@ -18,7 +18,7 @@ from harness import tracks
 
 # Every field of a results file (bench/README.md documents them).
 TOP = {"date", "machine", "commit", "quick", "instructions_by", "writes_by",
-       "sizes",
+       "sizes", "failures",
        "programs", "results", "seconds"}
 MACHINE = {"nproc", "cpu_model", "kernel"}
 FLOOD_RUN = {"events_per_s", "seconds", "worst_lateness_ms", "cpu_s",
@@ -110,6 +110,7 @@ def test_the_ceiling_row_is_in_each_measure_it_bounds(run):
 @pytest.mark.timeout(180)
 def test_every_run_completed(run):
     data, _, _ = run
+    assert data["failures"] == []
     res = data["results"]
     for label, row in res["flood"].items():
         for tick in data["sizes"]["flood_ticks"]:
@@ -144,3 +145,26 @@ def test_the_table_names_every_row_and_progress_goes_to_stderr(run):
         for label in measure:
             assert label in out, label
     assert "bench [1/" in err and "bench [1/" not in out
+
+
+@pytest.mark.timeout(120)
+def test_a_program_that_breaks_is_reported_and_the_rest_measured(tmp_path):
+    """A student's --exe that does not keep its contract (here: a shell
+    script that exits at once) fails its own rows only."""
+    broken = tmp_path / "broken"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench", "--quick", "--no-plots",
+         "--track", "async-futures", "--json", str(out), "--exe",
+         str(broken), "--contract", "journal"],
+        cwd=tracks.ROOT, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    failed = {(f["measure"], f["program"]) for f in data["failures"]}
+    assert ("burst", "yours/broken") in failed
+    assert all(program == "yours/broken" for _, program in failed)
+    assert "yours/broken" not in data["results"]["fanout"]
+    assert "async-futures/journal" in data["results"]["fanout"]
+    assert "FAILED: burst of yours/broken" in proc.stdout
