@@ -16,9 +16,11 @@ Tracks are compared within one run, never across runs.
             program's exit (every event delivered, DB-6); the worst tick
             lateness (a batch's "ms" minus its due time K x tick); CPU
             seconds (user + system, from wait4). At two --tick-ms values.
-  instr     dashboard: instructions per event, from callgrind (perf stat
-            cannot count instructions on this kind of virtual machine):
-            (Ir of a flood of E events - Ir of an empty one) / E.
+  instr     dashboard: instructions per event, counted by `perf stat -e
+            instructions:u` where the machine has the counter, otherwise
+            by callgrind (many virtual machines have none; the results say
+            which): (those of a flood of E events - those of an empty
+            one) / E.
   burst     journal: S subscribers, one publisher sends N events in one
             burst. Deliveries/s (S x N over first send -> last delivery),
             write syscalls per delivery (write, writev, send, sendmsg of
@@ -64,7 +66,8 @@ from .measure import (CEILING, WRITE_SYSCALLS, Subject, burst_once,
                       deadline_runs, flood_blob, flood_once,
                       idle_journal_once, idle_waiter_once,
                       instructions_per_event, latency_once, median_of,
-                      perf_can_count_syscalls, winner_once)
+                      perf_can_count_instructions, perf_can_count_syscalls,
+                      winner_once)
 
 # The sizes of a full run and of a --quick one.
 SIZES = {
@@ -234,7 +237,8 @@ def measure_one(kind, s, extra, size, blob):
         run = flood_once(s, extra, size["flood_events"], blob)
         key = f"tick{extra}"
     elif kind == "instr":
-        run = instructions_per_event(s, size["instr_events"], extra)
+        run = instructions_per_event(s, size["instr_events"], extra,
+                                     size["instructions"])
         key = "instr"
     elif kind == "burst":
         run = burst_once(s, size["burst_subs"], size["burst_events"],
@@ -362,13 +366,18 @@ def main():
     began = time.monotonic()
     steps = plan(chosen, ceiling, size)
     progress = Progress(len(steps))
-    size = dict(size, perf=perf_can_count_syscalls())
+    size = dict(size, perf=perf_can_count_syscalls(),
+                instructions="perf" if perf_can_count_instructions()
+                else "callgrind")
     raw, failures = measure(steps, size, progress)
     progress.finish()
     data = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine(), "commit": kit_commit(),
             "quick": args.quick,
-            "instructions_by": "callgrind (valgrind --tool=callgrind, Ir)",
+            "instructions_by": "perf stat -e instructions:u"
+            if size["instructions"] == "perf"
+            else "callgrind (valgrind --tool=callgrind, Ir): perf stat "
+            "-e instructions is not supported on this machine",
             "writes_by": "perf stat -e syscalls:sys_enter_{%s} -p PID"
             % ",".join(WRITE_SYSCALLS) if size["perf"]
             else "/proc/PID/io syscw (write, writev; not send)",
