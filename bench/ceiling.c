@@ -35,15 +35,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { CEIL_CHUNK = 65536, CEIL_ROLE_BYTES = 4, CEIL_SUBS_MAX = 4096 };
+enum { CEILING_CHUNK = 65536, CEILING_ROLE_BYTES = 4, CEILING_SUBS_MAX = 4096 };
 
-static void ceil_die(const char *what)
+static void ceiling_die(const char *what)
 {
     fprintf(stderr, "ceiling: %s: %s\n", what, strerror(errno));
     exit(1);
 }
 
-static void ceil_usage(void)
+static void ceiling_usage(void)
 {
     fprintf(stderr, "ceiling: usage: copy --connect HOST:PORT | fan --listen "
                     "HOST:PORT --subs S | sleep --ms N\n");
@@ -51,24 +51,24 @@ static void ceil_usage(void)
 }
 
 /* Parses "A.B.C.D:PORT" into addr; exits 2 when it is not one. */
-static void ceil_parse_addr(const char *text, struct sockaddr_in *addr)
+static void ceiling_parse_addr(const char *text, struct sockaddr_in *addr)
 {
     char host[64];
     const char *colon = strrchr(text, ':');
 
     if (colon == NULL || (size_t)(colon - text) >= sizeof host)
-        ceil_usage();
+        ceiling_usage();
     memcpy(host, text, (size_t)(colon - text));
     host[colon - text] = '\0';
     memset(addr, 0, sizeof *addr);
     addr->sin_family = AF_INET;
     addr->sin_port = htons((unsigned short)atoi(colon + 1));
     if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
-        ceil_usage();
+        ceiling_usage();
 }
 
 /* Writes all of buf to fd, however many write(2) calls it takes. */
-static void ceil_write_all(int fd, const char *buf, size_t len)
+static void ceiling_write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
@@ -76,14 +76,14 @@ static void ceil_write_all(int fd, const char *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            ceil_die("write");
+            ceiling_die("write");
         buf += n;
         len -= (size_t)n;
     }
 }
 
 /* Reads exactly len bytes (a role line) from fd. */
-static void ceil_read_exact(int fd, char *buf, size_t len)
+static void ceiling_read_exact(int fd, char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = read(fd, buf, len);
@@ -91,55 +91,55 @@ static void ceil_read_exact(int fd, char *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            ceil_die("read of the role line");
+            ceiling_die("read of the role line");
         buf += n;
         len -= (size_t)n;
     }
 }
 
 /* copy: socket to stdout until end of file. */
-static int ceil_copy(const char *where)
+static int ceiling_copy(const char *where)
 {
-    static char buf[CEIL_CHUNK];
+    static char buf[CEILING_CHUNK];
     struct sockaddr_in addr;
     int fd;
 
-    ceil_parse_addr(where, &addr);
+    ceiling_parse_addr(where, &addr);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
-        ceil_die("connect");
+        ceiling_die("connect");
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            ceil_die("read");
+            ceiling_die("read");
         if (n == 0)
             break;
-        ceil_write_all(STDOUT_FILENO, buf, (size_t)n);
+        ceiling_write_all(STDOUT_FILENO, buf, (size_t)n);
     }
     close(fd);
     return 0;
 }
 
 /* Listens on where and prints the port it got, as the journal does. */
-static int ceil_listen(const char *where)
+static int ceiling_listen(const char *where)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
     int one = 1;
     int fd;
 
-    ceil_parse_addr(where, &addr);
+    ceiling_parse_addr(where, &addr);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
-        ceil_die("socket");
+        ceiling_die("socket");
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
         listen(fd, 128) < 0 ||
         getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
-        ceil_die("listen");
+        ceiling_die("listen");
     printf("listening on %s:%d\n", inet_ntoa(addr.sin_addr),
            ntohs(addr.sin_port));
     fflush(stdout);
@@ -147,42 +147,42 @@ static int ceil_listen(const char *where)
 }
 
 /* Accepts one client and drops its role line. */
-static int ceil_accept_role(int lfd)
+static int ceiling_accept_role(int lfd)
 {
-    char role[CEIL_ROLE_BYTES];
+    char role[CEILING_ROLE_BYTES];
     int one = 1;
     int fd = accept(lfd, NULL, NULL);
 
     if (fd < 0)
-        ceil_die("accept");
+        ceiling_die("accept");
     /* Small writes go out at once, as in the tracks (latency is measured). */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ceil_read_exact(fd, role, sizeof role);
+    ceiling_read_exact(fd, role, sizeof role);
     return fd;
 }
 
 /* fan: one publisher's bytes to every subscriber, chunk by chunk. */
-static int ceil_fan(const char *where, int nsubs)
+static int ceiling_fan(const char *where, int nsubs)
 {
-    static char buf[CEIL_CHUNK];
-    static int subs[CEIL_SUBS_MAX];
-    int lfd = ceil_listen(where);
+    static char buf[CEILING_CHUNK];
+    static int subs[CEILING_SUBS_MAX];
+    int lfd = ceiling_listen(where);
     int pub;
 
     for (int i = 0; i < nsubs; i++)
-        subs[i] = ceil_accept_role(lfd);
-    pub = ceil_accept_role(lfd);
+        subs[i] = ceiling_accept_role(lfd);
+    pub = ceiling_accept_role(lfd);
     for (;;) {
         ssize_t n = read(pub, buf, sizeof buf);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            ceil_die("read");
+            ceiling_die("read");
         if (n == 0)
             break;
         for (int i = 0; i < nsubs; i++)
-            ceil_write_all(subs[i], buf, (size_t)n);
+            ceiling_write_all(subs[i], buf, (size_t)n);
     }
     for (int i = 0; i < nsubs; i++)
         close(subs[i]);
@@ -195,14 +195,14 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "copy") == 0 &&
         strcmp(argv[2], "--connect") == 0)
-        return ceil_copy(argv[3]);
+        return ceiling_copy(argv[3]);
     if (argc == 6 && strcmp(argv[1], "fan") == 0 &&
         strcmp(argv[2], "--listen") == 0 && strcmp(argv[4], "--subs") == 0) {
         int nsubs = atoi(argv[5]);
 
-        if (nsubs < 1 || nsubs > CEIL_SUBS_MAX)
-            ceil_usage();
-        return ceil_fan(argv[3], nsubs);
+        if (nsubs < 1 || nsubs > CEILING_SUBS_MAX)
+            ceiling_usage();
+        return ceiling_fan(argv[3], nsubs);
     }
     if (argc == 4 && strcmp(argv[1], "sleep") == 0 &&
         strcmp(argv[2], "--ms") == 0) {
@@ -212,6 +212,6 @@ int main(int argc, char **argv)
         poll(NULL, 0, atoi(argv[3]));
         return 0;
     }
-    ceil_usage();
+    ceiling_usage();
     return 2;
 }

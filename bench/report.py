@@ -119,7 +119,8 @@ def plot(data, folder):
                          {k: r["instructions_per_event"]
                           for k, r in res["flood"].items()}),
         "fanout": ("journal fan-out, deliveries/s",
-                   {k: r["deliveries_per_s"] for k, r in res["fanout"].items()}),
+                   {k: r["deliveries_per_s"]
+                    for k, r in res["fanout"].items()}),
         "writes": ("journal, write syscalls per delivery",
                    {k: r["write_syscalls_per_delivery"]
                     for k, r in res["fanout"].items()}),
