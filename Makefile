@@ -465,16 +465,44 @@ soak: all
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
 
 # ---------------------------------------------------------------------------
-# Benchmark (not part of `make test`: timings on a shared machine are noisy)
+# Benchmark (bench/README.md). The full runs are not part of `make test`:
+# timings on a shared machine are noisy; `make test` runs the quick one.
 #
-#   make bench              each track's journal: memory and threads with
-#                           idle subscribers, fan-out latency (bench/bench.py),
-#                           and each happy-eyeballs' connect-to-winner time
+#   make bench              every program of every track and the ceiling
+#                           program, in one run (a few minutes): a table,
+#                           build/bench/results.json and SVG plots
+#   make bench ARGS='--exe PATH --contract C'   your program among them
+#   make bench-lesson       the same run, written to lessons/data/bench.json,
+#                           and lesson 08's tables made from it
+#   make bench-test         the bench's own test (a --quick run)
+#
+# The plots need matplotlib (python3-matplotlib); run as root, make bench
+# installs it, otherwise it prints the apt-get line to run.
 
-.PHONY: bench
+BENCH_PACKAGES := python3-matplotlib
+CEILING := $(BUILD)/bench/ceiling
+
+.PHONY: bench bench-lesson bench-test
+
+all: $(CEILING)
+
+$(CEILING): bench/ceiling.c | check-deps
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@
 
 bench: all
-	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench
+	@$(call need_packages,$(BENCH_PACKAGES))
+	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench $(ARGS)
+
+bench-lesson: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m bench.bench --no-plots \
+	    --json lessons/data/bench.json $(ARGS)
+	$(PYTHON) -m lessons.numbers --update
+
+test: bench-test
+bench-test: all
+	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/bench $(PYTEST_FLAGS)
 
 # ---------------------------------------------------------------------------
 # Chaos: an unkind kernel (chaos/README.md)

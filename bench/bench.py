@@ -1,397 +1,409 @@
 #!/usr/bin/python3
-"""bench: a small, honest look at what each track's journal costs.
+"""bench: what each track's programs cost, next to what the machine can do.
 
-    make bench
-    /usr/bin/python3 -m bench.bench [--json FILE] [--only journal|winner]
+    make bench                        (or: /usr/bin/python3 -m bench.bench)
+    /usr/bin/python3 -m bench.bench [--quick] [--track T] [--json FILE]
+        [--no-plots] [--exe PATH --contract C [--name NAME]]
 
-Three measurements, each run 3 times per track (the median is shown):
+Every program of every track in tracks.list (and any --exe, so a student
+compares theirs) in one run, on loopback, with the ceiling program
+(bench/ceiling.c) measured in the same run: it moves the same bytes with
+no parsing, so each track is also shown as a fraction of the ceiling.
+Tracks are compared within one run, never across runs.
 
-  idle      N subscribers (N = 100, 500) connected, past their replay (the
-            file starts empty) and idle. From /proc: the journal's resident
-            memory (VmRSS) and threads, and the CPU time it uses during one
-            second in which nothing happens.
-  fan-out   20 subscribers; one publisher sends 2000 events at a steady
-            2000 a second. Each event's latency is the time from just
-            before the publisher's send to its arrival at a subscriber.
-  winner    happy-eyeballs racing three addresses, --stagger-ms 100: one
-            that hangs (a full backlog), one that refuses, one that answers.
-            Attempt 2 starts at 100 ms and is refused, attempt 3 at once
-            after it and wins. Connect-to-winner is the time from the
-            program's start to the winner's accept (seen by its listener,
-            so the program's start-up counts), and what it adds to the
-            100 ms the schedule itself takes.
+  flood     dashboard: a source sends E events of 13 bytes (+ '\\n') as fast
+            as it can, then closes. events/s from the first byte sent to the
+            program's exit (every event delivered, DB-6); the worst tick
+            lateness (a batch's "ms" minus its due time K x tick); CPU
+            seconds (user + system, from wait4). At two --tick-ms values.
+  instr     dashboard: instructions per event, counted by `perf stat -e
+            instructions:u` where the machine has the counter, otherwise
+            by callgrind (many virtual machines have none; the results say
+            which): (those of a flood of E events - those of an empty
+            one) / E.
+  burst     journal: S subscribers, one publisher sends N events in one
+            burst. Deliveries/s (S x N over first send -> last delivery),
+            write syscalls per delivery (write, writev, send, sendmsg of
+            every thread, counted in the kernel by `perf stat -e
+            syscalls:sys_enter_...  -p PID`: it does not slow the program
+            as strace would; without perf, the syscw of /proc/PID/io,
+            which misses send(2)), including the few writes to its file,
+            and the CPU it used.
+  latency   journal: S subscribers, events at a steady rate; p50/p99 of
+            publisher's send -> a subscriber's recv.
+  idle      journal: RSS and threads with I and J idle subscribers (past
+            their replay); KiB per extra connection = the RSS difference /
+            (J - I). wait-client: RSS and threads while it waits for its one
+            client (the ceiling: a C program asleep in poll).
+  deadline  fetch-line (every program of that contract) against a server
+            that never answers, wait-client with no client, --timeout-ms
+            50: lateness = spawn -> exit as the harness sees it, minus 50
+            ms (the ceiling: `ceiling sleep --ms 50`, start-up included:
+            what spawning and reaping a C program adds here).
+  winner    happy-eyeballs, --stagger-ms 100: one address hangs, one
+            refuses, one answers; program start -> the winner's accept.
 
-The clients are Python (standard library only): one thread publishes, one
-thread reads all 20 subscribers with select(). Their own overhead (the GIL,
-a recv per socket, parsing) is inside every latency shown, so the numbers
-are an upper bound on what the journal itself adds. The programs come from
-$KIT_BUILD (default build/). Not part of `make test`: timings on a shared
-machine move by tens of ms from run to run.
+The clients are Python (standard library only): their own cost is inside
+every latency and rate, for the ceiling as for the tracks. --quick runs
+small sizes over one program per contract (the bench's own test uses it).
+Numbers on a shared machine are noisy: compare rows of one run.
+bench/README.md lists the files and every field of the results file.
 """
 
 import argparse
 import json
 import os
-import selectors
-import socket
-import statistics
+import platform
+import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
-from harness import journal as jr
-from harness import peers, process, tracks
+from harness import tracks
 
-RUNS = 3
-IDLE_COUNTS = (100, 500)
-IDLE_SECONDS = 1.0
-FAN_SUBSCRIBERS = 20
-FAN_EVENTS = 2000
-FAN_RATE = 2000          # events a second
-WIN_STAGGER_MS = 100
+from . import report
+from .measure import (CEILING, WRITE_SYSCALLS, Subject, burst_once,
+                      deadline_runs, flood_blob, flood_once,
+                      idle_journal_once, idle_waiter_once,
+                      instructions_per_event, latency_once, median_of,
+                      perf_can_count_instructions, perf_can_count_syscalls,
+                      winner_once)
 
-def say(text):
-    print(text, flush=True)
+# The sizes of a full run and of a --quick one.
+SIZES = {
+    "full": {
+        "runs": 3,                      # repeats of idle, latency, winner
+        "flood_events": 1_000_000,
+        "flood_ticks": (50, 500),
+        "instr_events": 30_000,
+        "burst_subs": 100,
+        "burst_events": 20_000,
+        "latency_subs": 20,
+        "latency_events": 2000,
+        "latency_rate": 2000,           # events a second
+        "idle_counts": (100, 500),
+        "deadline_ms": 50,
+        "deadline_runs": 40,
+        "stagger_ms": 100,
+    },
+    "quick": {
+        "runs": 1,
+        "flood_events": 200_000,
+        "flood_ticks": (50,),
+        "instr_events": 2000,
+        "burst_subs": 10,
+        "burst_events": 2000,
+        "latency_subs": 5,
+        "latency_events": 200,
+        "latency_rate": 2000,
+        "idle_counts": (20, 60),
+        "deadline_ms": 50,
+        "deadline_runs": 5,
+        "stagger_ms": 100,
+    },
+}
 
 
 # ---------------------------------------------------------------------------
-# /proc
+# Progress (stderr) and the machine
 
 
-def proc_status(pid):
-    """(VmRSS in KiB, Threads) from /proc/PID/status."""
-    rss = threads = None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key == "VmRSS":
-            rss = int(value.split()[0])
-        elif key == "Threads":
-            threads = int(value)
-    return rss, threads
+class Progress:
+    """One line on stderr saying which step of how many is running."""
+
+    def __init__(self, total):
+        self.total = total
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, text):
+        self.done += 1
+        line = f"bench [{self.done}/{self.total}] {text}"
+        if self.tty:
+            sys.stderr.write("\r\033[K" + line)
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def say(self, text):
+        """A line of its own, kept on the screen."""
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def finish(self):
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
 
 
-def cpu_ns(pid):
-    """CPU time used so far by every live thread of pid, in ns.
+def machine():
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.partition(":")[2].strip()
+            break
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "kernel": platform.release()}
 
-    /proc/PID/task/TID/schedstat counts in ns; /proc/PID/stat counts in
-    clock ticks (10 ms), too coarse for an idle second."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
+
+def kit_commit():
+    """The kit's commit, with "+dirty" when the worktree has changes."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tracks.ROOT), *args],
+                              capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return commit
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+def subjects(args):
+    """The programs to measure, by contract: tracks.list's (one per
+    contract with --quick), the --exe ones, and the ceiling."""
+    entries = tracks.load()
+    if args.track:
+        entries = [e for e in entries if e.track in args.track]
+    if args.quick:
+        first = {}
+        for e in entries:
+            first.setdefault(e.contract, e)
+        entries = list(first.values())
+    chosen = [Subject(e.id, e.contract, e.path) for e in entries]
+    if args.exe:
+        name = args.name or Path(args.exe).name
+        chosen.append(Subject(f"yours/{name}", args.contract,
+                              Path(args.exe).resolve()))
+    return chosen
+
+
+def of(chosen, contract):
+    return [s for s in chosen if s.contract == contract]
+
+
+def plan(chosen, ceiling, size):
+    """The steps of the run: (measure, subject, extra) in order."""
+    steps = []
+    for s in of(chosen, "dashboard") + [ceiling]:
+        for tick in size["flood_ticks"]:
+            steps.append(("flood", s, tick))
+        steps.append(("instr", s, size["flood_ticks"][0]))
+    for s in of(chosen, "journal") + [ceiling]:
+        steps.append(("burst", s, None))
+        steps += [("latency", s, k) for k in range(size["runs"])]
+    for s in of(chosen, "journal"):
+        for n in size["idle_counts"]:
+            steps += [("idle", s, n)] * size["runs"]
+    for s in of(chosen, "wait-client") + [ceiling]:
+        steps.append(("waiter", s, None))
+    for s in of(chosen, "fetch-line") + of(chosen, "wait-client") + \
+            [ceiling]:
+        steps.append(("deadline", s, None))
+    for s in of(chosen, "happy-eyeballs"):
+        steps += [("winner", s, k) for k in range(size["runs"])]
+    return steps
+
+
+def measure(steps, size, progress):
+    """Runs every step; returns the raw runs, by measure and label, and the
+    steps that failed (a program that crashed, or broke its contract so
+    that the measure could not go on): a list of dicts."""
+    raw = {}
+    failures = []
+    blob = flood_blob(size["flood_events"])
+    for kind, s, extra in steps:
+        progress.step(f"{kind}: {s.label}" +
+                      (f" (tick {extra} ms)" if kind == "flood" else ""))
         try:
-            text = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text()
-        except OSError:
-            continue        # the thread ended meanwhile
-        total += int(text.split()[0])
-    return total
+            key, run = measure_one(kind, s, extra, size, blob)
+        except Exception as exc:    # a student's program may do anything
+            failures.append({"measure": kind, "program": s.label,
+                             "error": f"{type(exc).__name__}: {exc}"[:400]})
+            progress.say(f"bench: {kind} of {s.label} failed: "
+                         f"{failures[-1]['error']}")
+            continue
+        raw.setdefault(key, {}).setdefault(s.label, []).append(run)
+    return raw, failures
 
 
-# ---------------------------------------------------------------------------
-# The measurements
+def measure_one(kind, s, extra, size, blob):
+    """One step: (the key its runs are kept under, its numbers)."""
+    if kind == "flood":
+        run = flood_once(s, extra, size["flood_events"], blob)
+        key = f"tick{extra}"
+    elif kind == "instr":
+        run = instructions_per_event(s, size["instr_events"], extra,
+                                     size["instructions"])
+        key = "instr"
+    elif kind == "burst":
+        run = burst_once(s, size["burst_subs"], size["burst_events"],
+                         size["perf"])
+        key = "burst"
+    elif kind == "latency":
+        run = latency_once(s, size["latency_subs"],
+                           size["latency_events"], size["latency_rate"])
+        key = "latency"
+    elif kind == "idle":
+        run = idle_journal_once(s, extra)
+        key = f"idle{extra}"
+    elif kind == "waiter":
+        run = idle_waiter_once(s)
+        key = "waiter"
+    elif kind == "deadline":
+        run = deadline_runs(s, size["deadline_ms"], size["deadline_runs"])
+        key = "deadline"
+    else:
+        run = winner_once(s.path, size["stagger_ms"])
+        key = "winner"
+    return key, run
 
 
-def start_journal(path, folder):
-    log = Path(folder) / "j.log"
-    log.write_bytes(b"")
-    return jr.Journal.start([path, "--listen", "127.0.0.1:0",
-                             "--file", log])
+def fraction(value, ceiling):
+    if value is None or not ceiling:
+        return None
+    return value / ceiling
 
 
-def idle_once(path, count):
-    """One idle run: a dict of rss_kib, threads, cpu_ms_per_s."""
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_journal(path, folder)
-        subs = []
-        try:
-            subs = [jr.Subscriber(server.addr) for _ in range(count)]
-            # One event that every subscriber must receive: then each one is
-            # past its replay and live.
-            pub = jr.Publisher(server.addr)
-            pub.publish(b"ready")
-            for sub in subs:
-                jr.wait_for_records(sub, 1, 20.0, "a subscriber")
-            pub.close()
-            time.sleep(0.3)     # let the publisher's close settle
-            pid = server.proc.pid
-            before = cpu_ns(pid)
-            time.sleep(IDLE_SECONDS)
-            used = cpu_ns(pid) - before
-            rss, threads = proc_status(pid)
-        finally:
-            for sub in subs:
-                sub.close()
-            server.proc.close()
-    return {"rss_kib": rss, "threads": threads,
-            "cpu_ms_per_s": used / 1e6 / IDLE_SECONDS}
-
-
-def publish_steady(sock, sent, start):
-    """Sends event i ("e<i>") at start + i / FAN_RATE; sent[i-1] is the
-    time.monotonic() just before its send."""
-    for i in range(1, FAN_EVENTS + 1):
-        due = start + (i - 1) / FAN_RATE
-        wait = due - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        sent[i - 1] = time.monotonic()
-        sock.sendall(b"e%d\n" % i)
-
-
-def collect(subs, arrived, deadline):
-    """Reads every subscriber until each has every event or the deadline
-    passes; arrived[k][i-1] is when subscriber k got event i."""
-    sel = selectors.DefaultSelector()
-    rest = {}
-    missing = {}
-    for k, sub in enumerate(subs):
-        sub.sock.setblocking(False)
-        sel.register(sub.sock, selectors.EVENT_READ, k)
-        rest[k] = b""
-        missing[k] = FAN_EVENTS
-    while any(missing.values()) and time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=0.1):
-            k = key.data
-            data = key.fileobj.recv(65536)
-            now = time.monotonic()
-            if not data:
-                sel.unregister(key.fileobj)
-                continue
-            lines = (rest[k] + data).split(b"\n")
-            rest[k] = lines.pop()
-            for line in lines:
-                _, _, event = line.partition(b" ")
-                i = int(event[1:])
-                if arrived[k][i - 1] is None:
-                    arrived[k][i - 1] = now
-                    missing[k] -= 1
-    sel.close()
-
-
-def fanout_once(path):
-    """One fan-out run: a dict of median_ms, p99_ms, total_ms, lost."""
-    sent = [None] * FAN_EVENTS
-    arrived = [[None] * FAN_EVENTS for _ in range(FAN_SUBSCRIBERS)]
-    with tempfile.TemporaryDirectory() as folder:
-        server = start_journal(path, folder)
-        subs = []
-        try:
-            subs = [jr.Subscriber(server.addr)
-                    for _ in range(FAN_SUBSCRIBERS)]
-            pub = jr.Publisher(server.addr)
-            pub.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # The "PUB" line must be read before the first event; give the
-            # journal a moment to take every connection's role.
-            time.sleep(0.3)
-            start = time.monotonic() + 0.05
-            publisher = threading.Thread(
-                target=publish_steady, args=(pub.sock, sent, start),
-                daemon=True)
-            publisher.start()
-            collect(subs, arrived, start + FAN_EVENTS / FAN_RATE + 10.0)
-            publisher.join(10)
-            pub.close()
-        finally:
-            for sub in subs:
-                sub.close()
-            server.proc.close()
-    latencies = []
-    lost = 0
-    last = start
-    for row in arrived:
-        for i, t in enumerate(row):
-            if t is None or sent[i] is None:
-                lost += 1
-                continue
-            latencies.append((t - sent[i]) * 1000.0)
-            last = max(last, t)
-    latencies.sort()
-    return {"median_ms": statistics.median(latencies) if latencies else None,
-            "p99_ms": latencies[int(0.99 * (len(latencies) - 1))]
-            if latencies else None,
-            "total_ms": (last - start) * 1000.0, "lost": lost}
-
-
-def winner_once(path):
-    """One connect race: a dict of accept_ms (program start -> the winner's
-    accept, seen by its listener), won_ms (the program's own `won` trace
-    line, None without one) and over_ms (accept_ms - the schedule)."""
-    with peers.Server(None, fill_backlog=True, accepting=False) as hanging, \
-            peers.Server(peers.seq(peers.send(b"hello\n"),
-                                   peers.stall())) as answering:
-        refused = peers.refused_addr()
-        result = process.run([path, "--connect", hanging.addr, "--connect",
-                              refused, "--connect", answering.addr,
-                              "--stagger-ms", WIN_STAGGER_MS, "--timeout-ms",
-                              5000, "--trace"], timeout_s=10)
-        accepted = answering.conns[0].accepted_at if answering.conns else None
-    won = None
-    for line in result.stderr_lines:
-        words = line.split()
-        if len(words) >= 2 and words[1] == "won":
-            won = float(words[0])
-    accept_ms = None
-    if accepted is not None and result.rc == 0:
-        accept_ms = (accepted - result.t0) * 1000.0
-    return {"accept_ms": accept_ms, "won_ms": won,
-            "over_ms": None if accept_ms is None
-            else accept_ms - WIN_STAGGER_MS}
-
-
-def median_of(runs, key):
-    values = [r[key] for r in runs if r[key] is not None]
-    return statistics.median(values) if values else None
-
-
-# ---------------------------------------------------------------------------
-# Output
-
-
-def fmt(value, digits=1):
-    if value is None:
-        return "-"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def print_tables(results):
-    say("")
-    say(f"Idle subscribers (median of {RUNS} runs; CPU over "
-        f"{IDLE_SECONDS:g} s of idleness)")
-    head = ("track", "conns", "RSS KiB", "threads", "KiB/conn*",
-            "CPU ms/s")
-    rows = []
-    for track, res in results.items():
-        for n in IDLE_COUNTS:
-            r = res["idle"][str(n)]
-            rows.append((tracks.short_name(track), str(n),
-                         fmt(r["rss_kib"], 0), fmt(r["threads"], 0),
-                         fmt(r["rss_per_conn_kib"]), fmt(r["cpu_ms_per_s"])))
-    table(head, rows)
-    say("  * KiB/conn = (RSS at 500 - RSS at 100) / 400: what one more idle")
-    say("    connection costs, without the fixed start-up memory.")
-    say("")
-    say(f"Fan-out: {FAN_SUBSCRIBERS} subscribers, {FAN_EVENTS} events at "
-        f"{FAN_RATE}/s (median of {RUNS} runs)")
-    head = ("track", "median ms", "p99 ms", "total ms", "lost")
-    rows = []
-    for track, res in results.items():
-        r = res["fanout"]
-        rows.append((tracks.short_name(track), fmt(r["median_ms"], 2),
-                     fmt(r["p99_ms"], 2), fmt(r["total_ms"], 0),
-                     fmt(r["lost"], 0)))
-    table(head, rows)
-    say("  latency = publisher's send -> a subscriber's recv. The Python")
-    say("  clients are inside it (one publishing thread, one select() loop")
-    say("  reading all 20 subscribers, sharing the machine's CPUs with")
-    say("  the journal): an upper bound on what the journal itself adds.")
-    say(f"  total = first send -> last delivery (the sending alone "
-        f"takes {FAN_EVENTS / FAN_RATE * 1000:.0f} ms).")
-
-
-def print_winner(results):
-    say("")
-    say(f"Connect-to-winner: happy-eyeballs, --stagger-ms {WIN_STAGGER_MS}, "
-        f"hanging / refused / answering (median of {RUNS} runs)")
-    head = ("track", "accept ms", "won ms", "over schedule ms")
-    rows = [(SHORT.get(track, track), fmt(r["accept_ms"]), fmt(r["won_ms"]),
-             fmt(r["over_ms"])) for track, r in results.items()]
-    table(head, rows)
-    say(f"  accept = program start -> the winner's listener accepts; the "
-        f"schedule alone")
-    say(f"  takes {WIN_STAGGER_MS} ms (attempt 2 is due then and refused; "
-        f"attempt 3 starts at once).")
-    say("  won = the program's own `won` trace line (its clock starts a "
-        "little later).")
-
-
-def table(head, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows))
-              for i, h in enumerate(head)]
-    line = "  ".join(h.rjust(w) if i else h.ljust(w)
-                     for i, (h, w) in enumerate(zip(head, widths)))
-    say("  " + line)
-    say("  " + "-" * len(line))
-    for r in rows:
-        say("  " + "  ".join(c.rjust(w) if i else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(r, widths))))
-
-
-# ---------------------------------------------------------------------------
+def summarize(raw, size):
+    """The results: one dict per measure, one row per label (the ceiling's
+    row is labelled "ceiling")."""
+    res = {"flood": {}, "fanout": {}, "idle": {}, "waiter": {},
+           "deadline": {}, "winner": {}}
+    keys = [f"tick{tick}" for tick in size["flood_ticks"]]
+    # A row for each program whose every flood completed its run.
+    for label in raw.get(keys[0], {}):
+        if all(label in raw.get(k, {}) for k in keys):
+            res["flood"][label] = {k: raw[k][label][0] for k in keys}
+            res["flood"][label]["instructions_per_event"] = \
+                raw.get("instr", {}).get(label, [None])[0]
+    # The ceiling has no tick: it runs once per tick value all the same,
+    # so that each column is read against a run made at about that time.
+    ceil = res["flood"].get(CEILING, {})
+    for row in res["flood"].values():
+        for tick in size["flood_ticks"]:
+            row[f"tick{tick}"]["of_ceiling"] = fraction(
+                row[f"tick{tick}"]["events_per_s"],
+                ceil.get(f"tick{tick}", {}).get("events_per_s"))
+    for label, runs in raw.get("burst", {}).items():
+        res["fanout"][label] = dict(runs[0], p50_ms=None, p99_ms=None,
+                                    latency_lost=None)
+    for label, runs in raw.get("latency", {}).items():
+        row = res["fanout"].get(label)
+        if row is None:
+            continue            # its burst failed
+        row.update({"p50_ms": median_of(runs, "p50_ms"),
+                    "p99_ms": median_of(runs, "p99_ms"),
+                    "latency_lost": median_of(runs, "lost")})
+    ceil = res["fanout"].get(CEILING, {}).get("deliveries_per_s")
+    for row in res["fanout"].values():
+        row["of_ceiling"] = fraction(row["deliveries_per_s"], ceil)
+    low, high = size["idle_counts"]
+    for label in raw.get(f"idle{low}", {}):
+        if label not in raw.get(f"idle{high}", {}):
+            continue
+        rows = {n: {k: median_of(raw[f"idle{n}"][label], k)
+                    for k in ("rss_kib", "threads")} for n in (low, high)}
+        res["idle"][label] = {
+            "subscribers": [low, high],
+            "rss_kib": [rows[low]["rss_kib"], rows[high]["rss_kib"]],
+            "threads": [rows[low]["threads"], rows[high]["threads"]],
+            "kib_per_conn": (rows[high]["rss_kib"] - rows[low]["rss_kib"])
+            / (high - low),
+            "threads_per_conn": (rows[high]["threads"] -
+                                 rows[low]["threads"]) / (high - low)}
+    for label, runs in raw.get("waiter", {}).items():
+        res["waiter"][label] = dict(runs[0])
+    for label, runs in raw.get("deadline", {}).items():
+        res["deadline"][label] = dict(runs[0])
+    for label, runs in raw.get("winner", {}).items():
+        res["winner"][label] = {k: median_of(runs, k)
+                                for k in ("accept_ms", "over_ms")}
+        res["winner"][label]["runs"] = runs
+    return res
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, one program per contract")
+    parser.add_argument("--track", action="append",
+                        help="only this track's programs (repeatable)")
+    parser.add_argument("--exe", help="also measure this executable")
+    parser.add_argument("--contract", help="with --exe: its contract")
+    parser.add_argument("--name", help="with --exe: its row's name")
     parser.add_argument("--json", metavar="FILE",
-                        help="also write every run's raw numbers to FILE")
-    parser.add_argument("--only", choices=("journal", "winner"),
-                        help="run one part only")
+                        help="where to write the results (default "
+                             "BUILD/bench/results.json)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="no SVG plots")
     args = parser.parse_args()
+    if bool(args.exe) != bool(args.contract):
+        parser.error("--exe and --contract go together")
+    unknown = set(args.track or ()) - set(tracks.track_names())
+    if unknown:
+        parser.error(f"no track {', '.join(sorted(unknown))} in tracks.list")
+    if args.contract and args.contract not in tracks.contracts():
+        parser.error(f"--contract must be one of "
+                     f"{', '.join(sorted(tracks.contracts()))}")
 
-    entries = [] if args.only == "winner" else tracks.with_contract("journal")
-    racers = ([] if args.only == "journal"
-              else tracks.with_contract("happy-eyeballs"))
-    missing = [e.id for e in entries + racers
-               if not os.access(e.path, os.X_OK)]
+    size = SIZES["quick" if args.quick else "full"]
+    ceiling = Subject(CEILING, "ceiling", tracks.build_dir() / "bench" /
+                      "ceiling")
+    chosen = subjects(args)
+    missing = [str(s.path) for s in chosen + [ceiling]
+               if not os.access(s.path, os.X_OK)]
     if missing:
-        say(f"not built: {', '.join(missing)} (run make first)")
+        print(f"bench: not built: {', '.join(missing)} (run make first)",
+              file=sys.stderr)
         return 1
-    say(f"bench: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"nproc {len(os.sched_getaffinity(0))}, "
-        f"programs from {tracks.build_dir()}")
-    say("  a shared machine: expect tens of ms of noise in the timings.")
-
+    out = tracks.build_dir() / "bench"
+    out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    results = {}
-    for e in entries:
-        res = {"idle": {}, "fanout": {}, "runs": {}}
-        for n in IDLE_COUNTS:
-            runs = []
-            for k in range(RUNS):
-                say(f"  {e.track}: {n} idle subscribers, run {k + 1}/{RUNS}")
-                runs.append(idle_once(e.path, n))
-            res["runs"][f"idle{n}"] = runs
-            res["idle"][str(n)] = {key: median_of(runs, key) for key in
-                                   ("rss_kib", "threads", "cpu_ms_per_s")}
-        low = res["idle"][str(IDLE_COUNTS[0])]["rss_kib"]
-        high = res["idle"][str(IDLE_COUNTS[-1])]["rss_kib"]
-        per_conn = (high - low) / (IDLE_COUNTS[-1] - IDLE_COUNTS[0])
-        for n in IDLE_COUNTS:
-            res["idle"][str(n)]["rss_per_conn_kib"] = per_conn
-        runs = []
-        for k in range(RUNS):
-            say(f"  {e.track}: fan-out to {FAN_SUBSCRIBERS}, run "
-                f"{k + 1}/{RUNS}")
-            runs.append(fanout_once(e.path))
-        res["runs"]["fanout"] = runs
-        res["fanout"] = {key: median_of(runs, key) for key in
-                         ("median_ms", "p99_ms", "total_ms", "lost")}
-        results[e.track] = res
-
-    winners = {}
-    for e in racers:
-        runs = []
-        for k in range(RUNS):
-            say(f"  {e.track}: connect race, run {k + 1}/{RUNS}")
-            runs.append(winner_once(e.path))
-        winners[e.track] = {key: median_of(runs, key) for key in
-                            ("accept_ms", "won_ms", "over_ms")}
-        winners[e.track]["runs"] = runs
-
-    if results:
-        print_tables(results)
-    if winners:
-        print_winner(winners)
-    say(f"\n(took {time.monotonic() - began:.0f} s)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "nproc": len(os.sched_getaffinity(0)), "results": results,
-             "winner": winners},
-            indent=2) + "\n")
-        say(f"raw numbers written to {args.json}")
-    return 0
+    steps = plan(chosen, ceiling, size)
+    progress = Progress(len(steps))
+    size = dict(size, perf=perf_can_count_syscalls(),
+                instructions="perf" if perf_can_count_instructions()
+                else "callgrind")
+    raw, failures = measure(steps, size, progress)
+    progress.finish()
+    data = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": machine(), "commit": kit_commit(),
+            "quick": args.quick,
+            "instructions_by": "perf stat -e instructions:u"
+            if size["instructions"] == "perf"
+            else "callgrind (valgrind --tool=callgrind, Ir): perf stat "
+            "-e instructions is not supported on this machine",
+            "writes_by": "perf stat -e syscalls:sys_enter_{%s} -p PID"
+            % ",".join(WRITE_SYSCALLS) if size["perf"]
+            else "/proc/PID/io syscw (write, writev; not send)",
+            "sizes": size,
+            "programs": {s.label: {"contract": s.contract,
+                                   "path": str(s.path)}
+                         for s in chosen + [ceiling]},
+            "results": summarize(raw, size), "failures": failures,
+            "seconds": round(time.monotonic() - began, 1)}
+    m = data["machine"]
+    print(f"bench {data['date']}: {m['cpu_model']}, nproc {m['nproc']}, "
+          f"kit {data['commit']}, {data['seconds']:.0f} s")
+    report.print_tables(data)
+    path = Path(args.json) if args.json else out / "results.json"
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"\nresults: {path}")
+    if not args.no_plots:
+        written = report.plot(data, out)
+        if written is None:
+            print("plots: none (matplotlib is missing: apt-get install "
+                  "python3-matplotlib, or run make bench as root)")
+        else:
+            print(f"plots: {', '.join(str(p) for p in written)}")
+    for f in failures:
+        print(f"FAILED: {f['measure']} of {f['program']}: {f['error']}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
