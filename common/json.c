@@ -45,27 +45,34 @@ static size_t json_escape(unsigned char c, char esc[7])
     return 2;
 }
 
+/* Whether byte c must be escaped: '"', '\\' and the control bytes. */
+static int json_needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 int json_append_string(struct buf *out, const char *s, size_t len)
 {
     size_t old_len = out->len;
-    size_t run = 0; /* start of the bytes not yet appended */
-    size_t i;
+    size_t i = 0;
     int rc = buf_putc(out, '"');
 
-    /* Plain bytes are appended a run at a time, not one by one. */
-    for (i = 0; rc == 0 && i < len; i++) {
+    /* Escaping in runs: find the next byte that needs an escape, copy the
+     * plain bytes before it in one buf_append (one memcpy), then its
+     * escape. Most events need no escape at all, and cost one copy
+     * instead of one call per byte. */
+    while (rc == 0 && i < len) {
+        size_t run = i;
         char esc[7];
-        size_t n = json_escape((unsigned char)s[i], esc);
 
-        if (n == 0)
-            continue;
+        while (i < len && !json_needs_escape((unsigned char)s[i]))
+            i++;
         rc = buf_append(out, s + run, i - run);
-        if (rc == 0)
-            rc = buf_append(out, esc, n);
-        run = i + 1;
+        if (rc == 0 && i < len) {
+            rc = buf_append(out, esc, json_escape((unsigned char)s[i], esc));
+            i++;
+        }
     }
-    if (rc == 0)
-        rc = buf_append(out, s + run, len - run);
     if (rc == 0)
         rc = buf_putc(out, '"');
     /* All or nothing: on failure, drop what this call appended. */
