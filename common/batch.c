@@ -67,6 +67,11 @@ size_t batch_bytes(const struct batch *b)
     return b->events.len;
 }
 
+bool batch_full(const struct batch *b)
+{
+    return b->events.len >= BATCH_LIMIT_BYTES;
+}
+
 int batch_format(struct batch *b, int64_t tick, int64_t ms, bool final)
 {
     int rc;

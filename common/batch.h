@@ -74,6 +74,21 @@ int batch_add(struct batch *b, const char *event, size_t len);
  * once a batch is large bounds its memory under a flood. */
 size_t batch_bytes(const struct batch *b);
 
+/* The most JSON a batch gathers before a dashboard stops reading until
+ * the next tick has written it (DB-3). It bounds memory under a flood: the
+ * batch, plus the line batch_format() builds from it, about twice this.
+ * It is large on purpose: a small bound (1 MiB) made the tick, not the
+ * machine, set the throughput (at a 500 ms tick, 2 MB/s of events while
+ * the program sat idle). 64 MiB holds half a second of a 5 M events/s
+ * flood. Build with -DBATCH_LIMIT_BYTES=N to change it. */
+#ifndef BATCH_LIMIT_BYTES
+#define BATCH_LIMIT_BYTES (64 * 1024 * 1024)
+#endif
+
+/* Whether b holds BATCH_LIMIT_BYTES or more: stop reading until the next
+ * tick. */
+bool batch_full(const struct batch *b);
+
 /* Builds the line of batch `tick` written at `ms` into b->line, '\n'
  * included: {"tick":K,"ms":MS,"events":[...]} with ,"final":true before
  * the closing brace when final. Pure. Returns 0 or -ENOMEM. */
