@@ -152,6 +152,14 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
         } else {
             line_framer_commit(&c->framer, (size_t)nread);
             conn_take_lines(c);
+            /* Between lines, a connection holds no read buffer: 2,000
+             * idle subscribers would otherwise hold 64 KiB each. The
+             * buffer comes back on demand with the next bytes
+             * (conn_on_alloc). A shared buffer would save the malloc,
+             * but then a partial line would have to be copied out of it
+             * after every read: the common case here is a framer that
+             * the read left empty. */
+            line_framer_release(&c->framer);
         }
         break;
     case CONN_REFUSING:
@@ -188,12 +196,13 @@ static void conn_start(struct server *s, int fd, const struct sockaddr *peer)
 {
     struct server_conn *c = calloc(1, s->cfg.conn_size);
 
-    if (c == NULL || line_framer_init(&c->framer, LINE_MAX_BYTES) < 0) {
+    if (c == NULL) {
         report_note("out of memory: turning a client away");
-        free(c);
         close(fd);
         return;
     }
+    /* No read buffer until bytes arrive (see conn_on_read). */
+    line_framer_init_lazy(&c->framer, LINE_MAX_BYTES);
     c->server = s;
     c->state = CONN_OPEN;
     addr_format(peer, c->peer, sizeof(c->peer));
