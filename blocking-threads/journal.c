@@ -93,9 +93,9 @@ struct sub {
     uint64_t refused;    /* bytes of the writer's batch the kernel refused
                           * and has not taken since: 0 while the
                           * subscriber keeps up (JR-9) */
-    bool replaying;      /* its writer is busy with the replay: what is
+    bool replaying;      /* from its turn to its live phase: what is
                           * queued meanwhile counts, since nothing takes
-                          * it before the replay ends */
+                          * it before the replay ends (step 5 below) */
     pthread_cond_t wake; /* its writer sleeps here: out grew, or closed */
     struct sub *next;    /* in j.subs */
 };
@@ -378,6 +378,7 @@ static void sub_send_live(struct sub *s)
     int rc = 0;
 
     pthread_mutex_lock(&j.lock);
+    s->replaying = false; /* its queue counts only after a refusal now */
     while (rc == 0) {
         while (!s->closed && s->out.len == 0)
             pthread_cond_wait(&s->wake, &j.lock);
@@ -414,6 +415,7 @@ static int sub_wait_turn(struct sub *s)
     while (j.now_serving != s->ticket)
         pthread_cond_wait(&j.turn, &j.lock);
     rc = s->closed ? -ECANCELED : 0;
+    s->replaying = true; /* until sub_send_live() */
     pthread_mutex_unlock(&j.lock);
     return rc;
 }
@@ -482,7 +484,6 @@ static int replay(struct sub *s)
     pthread_mutex_lock(&j.lock);
     count = take_pending_locked(&taken);
     sub_register_locked(s);
-    s->replaying = true;
     pthread_mutex_unlock(&j.lock);
 
     rc = file_write(&taken, count);
@@ -493,9 +494,6 @@ static int replay(struct sub *s)
         rc = replay_send(s, end, deadline);
     trace_event("replay-end #%" PRIu64 " %s", s->conn->id,
                 rc == 0 ? "done" : report_strerror(rc));
-    pthread_mutex_lock(&j.lock);
-    s->replaying = false;
-    pthread_mutex_unlock(&j.lock);
     pthread_mutex_unlock(&j.file_lock);
     trace_event("resumed");
     buf_free(&taken);
