@@ -14,13 +14,16 @@ enum { BUF_FIRST_CAP = 64 };
 
 int buf_reserve(struct buf *b, size_t extra)
 {
-    size_t cap = b->cap ? b->cap : BUF_FIRST_CAP;
+    size_t cap;
     char *data;
 
+    /* Room already: the common case, first (cap >= len, so this cannot
+     * overflow). */
+    if (extra <= b->cap - b->len)
+        return 0;
     if (extra > SIZE_MAX - b->len)
         return -ENOMEM;
-    if (b->len + extra <= b->cap)
-        return 0;
+    cap = b->cap ? b->cap : BUF_FIRST_CAP;
     while (cap < b->len + extra) {
         if (cap > SIZE_MAX / 2)
             return -ENOMEM;
