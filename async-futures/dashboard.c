@@ -22,8 +22,9 @@
  *     most SLICE_LINES lines already buffered are taken before the tick
  *     is checked again, so a flood never holds a tick back, and the clock
  *     is read once per slice rather than once per event;
- *   - a flood costs bounded memory: once a batch holds BATCH_LIMIT_BYTES
- *     bytes, the read branch is left out of the select until the next
+ *   - a flood costs bounded memory: once the batch is full (batch_full(),
+ *     BATCH_LIMIT_BYTES in common/batch.h), the read branch is left out
+ *     of the select until the next
  *     tick, and TCP slows the source down meanwhile. Not polling the read
  *     IS pausing it. The bound is large, so that it is the machine, not
  *     the tick, that sets how many events a second get through.
@@ -49,14 +50,6 @@
 #include "report.h"
 #include "trace.h"
 
-/* How many bytes of JSON may wait for the next tick before reading stops
- * until that tick: 64 MiB, a whole 500 ms tick of a 5 M events/s flood of
- * short events. Memory stays bounded; the tick does not set throughput.
- * (The same bound and name as every track's; build with
- * -DBATCH_LIMIT_BYTES=N to change it.) */
-#ifndef BATCH_LIMIT_BYTES
-#define BATCH_LIMIT_BYTES (64 * 1024 * 1024)
-#endif
 
 /* Lines taken from what is already buffered between two checks of the
  * tick: a few microseconds of work, so a tick is never held back. */
@@ -118,7 +111,7 @@ static int read_slice(struct dash *d, struct fut_ctx *ctx)
     int rc = batch_add(&d->batch, d->line, d->len);
 
     for (int i = 0; rc == 0 && i < SLICE_LINES; i++) {
-        if (batch_bytes(&d->batch) >= BATCH_LIMIT_BYTES)
+        if (batch_full(&d->batch))
             break;
         fut_reuse(d->lines);
         if (fut_poll(d->lines, ctx) == FUT_PENDING)
@@ -142,7 +135,7 @@ static void next_turn(struct dash *d)
 {
     d->branch[BRANCH_TICK] = d->tick;
     d->branch[BRANCH_LINE] = NULL;
-    if (batch_bytes(&d->batch) < BATCH_LIMIT_BYTES)
+    if (!batch_full(&d->batch))
         d->branch[BRANCH_LINE] = d->lines;
     else
         trace_event("paused until the next tick");

@@ -5,12 +5,16 @@
  * waiting for the next tick. A blocking recv() can only wait for one of
  * them, so each gets its own thread:
  *   - the reader thread blocks in recv(), cuts lines with the framer and
- *     sends each one over a bounded channel to the main thread;
+ *     sends them over a bounded channel to the main thread, all the lines
+ *     one recv() brought in one message (a slice): one message per event
+ *     would cost a malloc, a free and a channel hand-off (a lock, maybe a
+ *     thread switch) per event;
  *   - the main thread keeps the schedule: it receives from the channel
  *     with a deadline, the next tick's due time, so a silent source never
  *     holds a tick back, and it looks at the clock after every message, so
  *     a flooding source cannot hold one back either.
- * The channel is bounded: if main falls behind, the reader waits, and the
+ * The channel is bounded, and main stops taking from it while the batch
+ * is full (batch_full()): if main falls behind, the reader waits, and the
  * source is slowed down by TCP itself (back-pressure), instead of events
  * piling up in memory.
  */
@@ -23,11 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
-#include "bsock.h"
 #include "batch.h"
+#include "bsock.h"
+#include "buf.h"
 #include "chan.h"
 #include "cli.h"
 #include "clock.h"
@@ -48,7 +54,8 @@ static struct dashboard_cli cli;
 
 /* What the reader sends to main. */
 enum msg_kind {
-    MSG_EVENT, /* one line from the source, in data[0..len) */
+    MSG_EVENTS, /* lines from the source, each ending in '\n', in
+                   data[0..len) */
     MSG_END,   /* the last message: the source is done, err says how */
 };
 
@@ -59,8 +66,8 @@ struct msg {
     int err;        /* MSG_END: 0 when the source closed, else a negative
                          errno (-ECONNRESET, -EMSGSIZE ...) */
     bool connected; /* MSG_END: whether the connection was ever made */
-    size_t len;     /* MSG_EVENT: bytes in data */
-    char data[];    /* MSG_EVENT: the line, without its '\n' */
+    size_t len;     /* MSG_EVENTS: bytes in data */
+    char data[];    /* MSG_EVENTS: the lines, '\n' after each */
 };
 
 /* What main and the reader share.
@@ -111,17 +118,30 @@ static void source_close_fd(struct source *src)
     pthread_mutex_unlock(&src->lock);
 }
 
-/* Sends one line to main. Returns 0, or -ENOMEM, or -EPIPE when the
- * channel is closed. */
-static int reader_send_event(struct source *src, const char *line, size_t len)
+/* Sends main the line just read and every other complete line the
+ * framer already holds, in one message: a slice of at most one framer's
+ * worth. Returns 0, or -ENOMEM, or -EPIPE when the channel is closed. */
+static int reader_send_slice(struct source *src, struct line_framer *fr,
+                             const char *line, size_t len)
 {
-    struct msg *m = malloc(sizeof(*m) + len);
+    struct buf slice = BUF_INIT;
+    struct msg *m;
+    int rc;
 
+    do {
+        rc = buf_append(&slice, line, len);
+        if (rc == 0)
+            rc = buf_putc(&slice, '\n');
+    } while (rc == 0 && line_framer_next(fr, &line, &len) == 1);
+    m = rc == 0 ? malloc(sizeof(*m) + slice.len) : NULL;
+    if (m != NULL) {
+        m->kind = MSG_EVENTS;
+        m->len = slice.len;
+        memcpy(m->data, slice.data, slice.len);
+    }
+    buf_free(&slice);
     if (m == NULL)
         return -ENOMEM;
-    m->kind = MSG_EVENT;
-    m->len = len;
-    memcpy(m->data, line, len);
     /* Blocks while the channel is full: main is behind, so we stop
      * reading, and the source has to wait for us. */
     if (chan_send(src->events, m) < 0) {
@@ -141,9 +161,12 @@ static int reader_loop(struct source *src, int fd, struct line_framer *fr)
     size_t len;
     int rc;
 
+    /* bsock_read_line() calls recv() only when no complete line is
+     * buffered; the slice then takes the lines that recv() brought. A
+     * line too long is reported by the next bsock_read_line(). */
     while ((rc = bsock_read_line(fd, fr, BSOCK_FOREVER, &cancel, &line,
                                  &len)) == 1) {
-        rc = reader_send_event(src, line, len);
+        rc = reader_send_slice(src, fr, line, len);
         if (rc < 0)
             return rc;
     }
@@ -209,20 +232,47 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* Takes one message from the reader: an event goes into the batch; the
+/* Takes one message from the reader: its events go into the batch; the
  * end is kept in *end. Returns 0 or a negative errno. */
 static int take_message(struct msg *m, struct batch *pending, struct msg **end)
 {
+    bool tracing = trace_enabled(); /* once per slice, not per event */
+    const char *line = m->data;
+    const char *stop = m->data + m->len;
     int rc = 0;
 
     if (m->kind == MSG_END) {
         *end = m;
         return 0;
     }
-    trace_bytes("event", m->data, m->len);
-    rc = batch_add(pending, m->data, m->len);
+    while (rc == 0 && line < stop) {
+        const char *nl = memchr(line, '\n', (size_t)(stop - line));
+
+        if (tracing)
+            trace_bytes("event", line, (size_t)(nl - line));
+        rc = batch_add(pending, line, (size_t)(nl - line));
+        line = nl + 1;
+    }
     free(m);
     return rc;
+}
+
+/* Waits for the reader's next message until `due`, unless the batch is
+ * full (a flood): then it only waits for `due`, and the reader, once the
+ * channel is full too, stops reading. Returns like chan_recv_until(). */
+static int wait_message(struct source *src, const struct batch *pending,
+                        void **item, int64_t due)
+{
+    struct timespec ts;
+    int64_t left;
+
+    if (!batch_full(pending))
+        return chan_recv_until(src->events, item, due);
+    left = clock_ms_left(due);
+    ts.tv_sec = left / 1000;
+    ts.tv_nsec = (left % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+    return -ETIMEDOUT;
 }
 
 /* lesson:dashboard-tick */
@@ -242,7 +292,7 @@ static int tick_loop(struct source *src, struct batch *pending,
 
         batch_sched_next(sched, clock_now_ms(), &due);
         /* Wait for a message, but never past the tick's due time. */
-        rc = chan_recv_until(src->events, &item, due);
+        rc = wait_message(src, pending, &item, due);
         if (rc == -EPIPE)
             return 0; /* closed without a MSG_END: no memory for one */
         if (rc == 0) {

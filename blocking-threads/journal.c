@@ -90,7 +90,12 @@ struct sub {
                           * it and its writer stops */
     bool reset;          /* dropped for not reading: close with a reset */
     struct buf out;      /* events queued, not yet taken by the writer */
-    uint64_t unsent;     /* bytes queued or taken but not yet sent */
+    uint64_t refused;    /* bytes of the writer's batch the kernel refused
+                          * and has not taken since: 0 while the
+                          * subscriber keeps up (JR-9) */
+    bool replaying;      /* from its turn to its live phase: what is
+                          * queued meanwhile counts, since nothing takes
+                          * it before the replay ends (step 5 below) */
     pthread_cond_t wake; /* its writer sleeps here: out grew, or closed */
     struct sub *next;    /* in j.subs */
 };
@@ -255,10 +260,22 @@ static void sub_close_locked(struct sub *s)
         return;
     s->closed = true;
     sub_unregister_locked(s);
-    s->unsent -= s->out.len;
     buf_free(&s->out);
     shutdown(s->conn->fd, SHUT_RDWR);
     pthread_cond_broadcast(&s->wake);
+}
+
+/* Whether s is over --max-backlog with len more bytes (JR-9). Slow is
+ * the subscriber's doing, never ours: only while the kernel refuses what
+ * s's writer offered (s->refused > 0) does its queue count. While the
+ * kernel takes everything, the queue is only bytes the writer has not got
+ * to yet (it was asleep, or not scheduled), and it takes them all at its
+ * next turn: a subscriber that reads as fast as it can is never closed,
+ * however large the burst. */
+static bool sub_over_backlog_locked(const struct sub *s, size_t len)
+{
+    return (s->refused > 0 || s->replaying) &&
+           s->refused + s->out.len + len > (uint64_t)cli.max_backlog;
 }
 
 /* Queues one record for every live subscriber (JR-9). Never waits: a
@@ -270,15 +287,14 @@ static void queue_for_subscribers_locked(const char *record, size_t len)
     while (s != NULL) {
         struct sub *next = s->next; /* s may leave the list */
 
-        if (s->unsent + len > (uint64_t)cli.max_backlog) {
+        if (sub_over_backlog_locked(s, len)) {
             trace_event("backlog-exceeded #%" PRIu64 " %" PRIu64 " bytes",
-                        s->conn->id, s->unsent + len);
+                        s->conn->id, s->refused + s->out.len + len);
             s->reset = true;
             sub_close_locked(s);
         } else if (buf_append(&s->out, record, len) < 0) {
             sub_close_locked(s);
         } else {
-            s->unsent += len;
             pthread_cond_signal(&s->wake);
         }
         s = next;
@@ -313,27 +329,46 @@ static int publish(const char *event, size_t len)
     return rc;
 }
 
-/* Sends one batch taken from s's queue, counting each chunk as sent. */
+static void sub_set_refused(struct sub *s, uint64_t refused)
+{
+    pthread_mutex_lock(&j.lock);
+    s->refused = refused;
+    pthread_mutex_unlock(&j.lock);
+}
+
+/* Sends one batch taken from s's queue. Each chunk is first offered
+ * without waiting (MSG_DONTWAIT): only when the kernel refuses it does
+ * the rest of the batch count as unsent (s->refused), and only then does
+ * the writer wait for the subscriber to read. */
 static int sub_send_batch(struct sub *s, const struct buf *batch)
 {
     size_t done = 0;
+    int rc = 0;
 
-    while (done < batch->len) {
+    while (rc == 0 && done < batch->len) {
         size_t n = batch->len - done < IO_CHUNK ? batch->len - done : IO_CHUNK;
-        /* No deadline: a subscriber may read as slowly as it likes. If it
-         * falls too far behind, a publisher closes it (--max-backlog) and
-         * the shutdown() makes this send() return. */
-        int rc =
-            bsock_send_all(s->conn->fd, batch->data + done, n, BSOCK_FOREVER);
+        ssize_t sent = send(s->conn->fd, batch->data + done, n,
+                            MSG_DONTWAIT | MSG_NOSIGNAL);
 
-        if (rc < 0)
-            return rc;
-        done += n;
-        pthread_mutex_lock(&j.lock);
-        s->unsent -= n;
-        pthread_mutex_unlock(&j.lock);
+        if (sent > 0) {
+            done += (size_t)sent;
+            if (s->refused > 0) /* only this thread writes it */
+                sub_set_refused(s, 0);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            sub_set_refused(s, batch->len - done);
+            /* No deadline: a subscriber may read as slowly as it likes.
+             * If it falls too far behind, a publisher closes it
+             * (--max-backlog) and the shutdown() makes this send()
+             * return. */
+            rc = bsock_send_all(s->conn->fd, batch->data + done, n,
+                                BSOCK_FOREVER);
+            done += n;
+        } else if (errno != EINTR) {
+            rc = -errno;
+        }
     }
-    return 0;
+    sub_set_refused(s, 0);
+    return rc;
 }
 
 /* After the replay: sends s the events queued for it, until it closes. */
@@ -343,6 +378,7 @@ static void sub_send_live(struct sub *s)
     int rc = 0;
 
     pthread_mutex_lock(&j.lock);
+    s->replaying = false; /* its queue counts only after a refusal now */
     while (rc == 0) {
         while (!s->closed && s->out.len == 0)
             pthread_cond_wait(&s->wake, &j.lock);
@@ -379,6 +415,7 @@ static int sub_wait_turn(struct sub *s)
     while (j.now_serving != s->ticket)
         pthread_cond_wait(&j.turn, &j.lock);
     rc = s->closed ? -ECANCELED : 0;
+    s->replaying = true; /* until sub_send_live() */
     pthread_mutex_unlock(&j.lock);
     return rc;
 }

@@ -12,17 +12,18 @@
  * in total. */
 enum { BUF_FIRST_CAP = 64 };
 
-/* Makes room for extra more bytes after len. Returns 0 or -ENOMEM, and on
- * failure leaves b exactly as it was. */
-static int buf_reserve(struct buf *b, size_t extra)
+int buf_reserve(struct buf *b, size_t extra)
 {
-    size_t cap = b->cap ? b->cap : BUF_FIRST_CAP;
+    size_t cap;
     char *data;
 
+    /* Room already: the common case, first (cap >= len, so this cannot
+     * overflow). */
+    if (extra <= b->cap - b->len)
+        return 0;
     if (extra > SIZE_MAX - b->len)
         return -ENOMEM;
-    if (b->len + extra <= b->cap)
-        return 0;
+    cap = b->cap ? b->cap : BUF_FIRST_CAP;
     while (cap < b->len + extra) {
         if (cap > SIZE_MAX / 2)
             return -ENOMEM;
@@ -52,6 +53,12 @@ int buf_append(struct buf *b, const void *bytes, size_t n)
 
 int buf_putc(struct buf *b, char c)
 {
+    /* The common case, room left, costs a store: JSON output puts a
+     * comma and two quotes around every event. */
+    if (b->len < b->cap) {
+        b->data[b->len++] = c;
+        return 0;
+    }
     return buf_append(b, &c, 1);
 }
 

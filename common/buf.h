@@ -20,6 +20,11 @@ struct buf {
         NULL, 0, 0                                                             \
     }
 
+/* Makes room for extra more bytes after len (len does not change), so
+ * that a writer may fill data + len directly. Returns 0, or -ENOMEM (b is
+ * unchanged then). */
+int buf_reserve(struct buf *b, size_t extra);
+
 /* Appends n bytes. Returns 0, or -ENOMEM (b is unchanged then). */
 int buf_append(struct buf *b, const void *bytes, size_t n);
 

@@ -23,6 +23,21 @@ int line_framer_init(struct line_framer *f, size_t max_line)
     return 0;
 }
 
+void line_framer_init_lazy(struct line_framer *f, size_t max_line)
+{
+    f->buf = NULL;
+    f->max_line = max_line;
+    f->start = 0;
+    f->end = 0;
+    f->scanned = 0;
+}
+
+void line_framer_release(struct line_framer *f)
+{
+    if (f->start == f->end)
+        line_framer_free(f);
+}
+
 void line_framer_free(struct line_framer *f)
 {
     free(f->buf);
@@ -34,6 +49,14 @@ void line_framer_free(struct line_framer *f)
 
 char *line_framer_space(struct line_framer *f, size_t *room)
 {
+    if (f->buf == NULL) {
+        /* Released while idle (or never allocated): bytes are coming. */
+        f->buf = malloc(line_cap(f));
+        if (f->buf == NULL) {
+            *room = 0;
+            return NULL;
+        }
+    }
     if (f->start == f->end) {
         /* Nothing pending: start over at the front, for free. */
         f->start = 0;
@@ -62,6 +85,8 @@ size_t line_framer_push(struct line_framer *f, const char *bytes, size_t n)
 
     if (n > room)
         n = room;
+    if (n == 0)
+        return 0;
     memcpy(dst, bytes, n);
     line_framer_commit(f, n);
     return n;
@@ -69,8 +94,12 @@ size_t line_framer_push(struct line_framer *f, const char *bytes, size_t n)
 
 int line_framer_next(struct line_framer *f, const char **line, size_t *len)
 {
-    char *from = f->buf + f->start + f->scanned;
-    char *nl = memchr(from, '\n', f->end - f->start - f->scanned);
+    char *from, *nl;
+
+    if (f->buf == NULL)
+        return 0; /* released: nothing pending */
+    from = f->buf + f->start + f->scanned;
+    nl = memchr(from, '\n', f->end - f->start - f->scanned);
 
     if (nl == NULL) {
         /* Remember how far we looked, so the next call scans only the

@@ -29,7 +29,8 @@
 #define LINE_MAX_BYTES 65536
 
 struct line_framer {
-    char *buf;       /* owned; max_line + 1 bytes */
+    char *buf;       /* owned; max_line + 1 bytes, or NULL while released
+                        (see line_framer_release) */
     size_t max_line; /* longest line accepted, '\n' excluded */
     size_t start;    /* first byte not yet handed out as a line */
     size_t end;      /* one past the last byte received */
@@ -40,13 +41,24 @@ struct line_framer {
  * The framer owns its buffer; release it with line_framer_free(). */
 int line_framer_init(struct line_framer *f, size_t max_line);
 
+/* Prepares f like line_framer_init(), but allocates nothing yet: the
+ * buffer comes with the first line_framer_space(). Cannot fail. */
+void line_framer_init_lazy(struct line_framer *f, size_t max_line);
+
+/* Frees the buffer if no byte is pending (every line received was handed
+ * out); the next line_framer_space() allocates it again. A server with
+ * many idle connections calls it after each read: an idle connection then
+ * holds no buffer at all, instead of 64 KiB each. */
+void line_framer_release(struct line_framer *f);
+
 /* Releases the buffer. f may be zeroed or already freed (idempotent). */
 void line_framer_free(struct line_framer *f);
 
 /* Where the next bytes should be read into, and how many fit (*room >= 1
  * unless the buffer holds a too-long line, which line_framer_next() reports
  * first). The pointer is valid until the next call on f. May move pending
- * bytes to the front, so it invalidates lines returned earlier. */
+ * bytes to the front, so it invalidates lines returned earlier. Allocates
+ * the buffer if it was released: NULL (and *room 0) when out of memory. */
 char *line_framer_space(struct line_framer *f, size_t *room);
 
 /* Records that n bytes were written at line_framer_space(). */

@@ -28,19 +28,14 @@
 #include "report.h"
 #include "trace.h"
 
-/* How many bytes of JSON may wait for the next tick before reading stops
- * until that tick (a few longest lines' worth). A flood then costs a
- * bounded amount of memory and a bounded write per tick; TCP slows the
- * source down meanwhile. */
-enum { BATCH_BYTES_MAX = 16 * LINE_MAX_BYTES };
-
 /* The command line (common/cli.h); set once in main(), then only read. */
 static struct dashboard_cli cli;
 
 enum dash_state {
     DASH_CONNECTING, /* uv_tcp_connect is pending; ticks already run */
     DASH_READING,    /* reading events; each tick writes what came */
-    DASH_FULL,       /* the batch reached BATCH_BYTES_MAX: reading is
+    DASH_FULL,       /* the batch is full (batch_full(), common/batch.h:
+                        a flood costs bounded memory): reading is
                         stopped until the next tick has written it */
     DASH_ENDED,      /* the source ended or failed: the last batch is
                         written and the handles are closing */
@@ -193,9 +188,13 @@ static int dash_take_events(struct dash *d)
     const char *line;
     size_t len;
     int rc;
+    /* Asked once per read, not once per event: under a flood every
+     * instruction per event counts. */
+    bool tracing = trace_enabled();
 
     while ((rc = line_framer_next(&d->framer, &line, &len)) == 1) {
-        trace_bytes("event", line, len);
+        if (tracing)
+            trace_bytes("event", line, len);
         if (batch_add(&d->batch, line, len) < 0)
             return -ENOMEM;
     }
@@ -239,7 +238,7 @@ static void dash_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
             rc = dash_take_events(d);
             if (rc < 0) {
                 dash_end(d, rc);
-            } else if (batch_bytes(&d->batch) >= BATCH_BYTES_MAX) {
+            } else if (batch_full(&d->batch)) {
                 trace_event("paused until the next tick");
                 uv_read_stop(stream);
                 d->state = DASH_FULL;

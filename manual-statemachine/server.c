@@ -64,18 +64,22 @@ int server_send(struct server_conn *c, const char *bytes, size_t n)
         server_close_conn(c, report_strerror(rc));
         return -1;
     }
-    if (outq_unsent(&c->out) > (uint64_t)c->server->cfg.max_backlog) {
-        trace_event("backlog-exceeded %s %zu bytes", c->peer,
-                    outq_unsent(&c->out));
-        server_close_conn(c, "backlog exceeded");
-        return -1;
-    }
     return 0;
 }
 
+/* A write failed, or (-ENOBUFS) the peer left more than --max-backlog
+ * bytes unsent after the last flush offered them (JR-9). */
 static void conn_on_out_error(struct outq *q, int status)
 {
-    server_close_conn(q->data, report_strerror(status));
+    struct server_conn *c = q->data;
+
+    if (status == -ENOBUFS) {
+        trace_event("backlog-exceeded %s %zu bytes", c->peer,
+                    outq_unsent(&c->out));
+        server_close_conn(c, "backlog exceeded");
+        return;
+    }
+    server_close_conn(c, report_strerror(status));
 }
 
 static void conn_on_refused(uv_write_t *req, int status)
@@ -148,6 +152,14 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
         } else {
             line_framer_commit(&c->framer, (size_t)nread);
             conn_take_lines(c);
+            /* Between lines, a connection holds no read buffer: 2,000
+             * idle subscribers would otherwise hold 64 KiB each. The
+             * buffer comes back on demand with the next bytes
+             * (conn_on_alloc). A shared buffer would save the malloc,
+             * but then a partial line would have to be copied out of it
+             * after every read: the common case here is a framer that
+             * the read left empty. */
+            line_framer_release(&c->framer);
         }
         break;
     case CONN_REFUSING:
@@ -165,7 +177,8 @@ static void conn_open(struct server_conn *c, int fd)
 
     uv_tcp_init(c->server->loop, &c->tcp);
     c->tcp.data = c->refuse_req.data = c;
-    outq_init(&c->out, (uv_stream_t *)&c->tcp, conn_on_out_error);
+    outq_init(&c->out, &c->server->outs, (uv_stream_t *)&c->tcp,
+              conn_on_out_error);
     c->out.data = c;
     rc = uv_tcp_open(&c->tcp, fd);
     if (rc < 0) {
@@ -183,12 +196,13 @@ static void conn_start(struct server *s, int fd, const struct sockaddr *peer)
 {
     struct server_conn *c = calloc(1, s->cfg.conn_size);
 
-    if (c == NULL || line_framer_init(&c->framer, LINE_MAX_BYTES) < 0) {
+    if (c == NULL) {
         report_note("out of memory: turning a client away");
-        free(c);
         close(fd);
         return;
     }
+    /* No read buffer until bytes arrive (see conn_on_read). */
+    line_framer_init_lazy(&c->framer, LINE_MAX_BYTES);
     c->server = s;
     c->state = CONN_OPEN;
     addr_format(peer, c->peer, sizeof(c->peer));
@@ -337,6 +351,7 @@ void server_start(struct server *s)
     uv_signal_start(&s->sigterm, server_on_signal, SIGTERM);
     uv_poll_init_socket(s->loop, &s->poll, s->listener.fd);
     uv_timer_init(s->loop, &s->retry);
+    outq_group_init(&s->outs, s->loop, (size_t)s->cfg.max_backlog);
     s->poll.data = s->retry.data = s;
     uv_poll_start(&s->poll, UV_READABLE, listener_on_readable);
     s->listener_state = LS_ACCEPTING;
@@ -371,4 +386,5 @@ void server_close(struct server *s)
     s->state = SV_CLOSED;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    outq_group_close(&s->outs);
 }

@@ -108,6 +108,8 @@ struct server {
     uv_poll_t poll;            /* readable: connections are waiting */
     uv_timer_t retry;          /* LS_RESTING: when to poll again */
     uv_signal_t sigint, sigterm;
+    struct outq_group outs;    /* every connection's output queue, written
+                                  once per turn of the loop */
     struct server_conn *conns; /* every connection not yet freed; one that
                                   is closing stays until its close callback,
                                   so walking the list while callbacks close
@@ -141,8 +143,10 @@ bool server_idle(const struct server *s);
  * loop then ends by itself, as far as the server is concerned. */
 void server_close(struct server *s);
 
-/* Queues bytes (borrowed) for c and enforces cfg.max_backlog. Returns 0,
- * or -1 when c was closed (over the backlog, or out of memory). */
+/* Queues bytes (borrowed) for c; they are written at the end of this turn
+ * of the loop, with everything else queued for c meanwhile (outq.h). A
+ * connection whose unsent bytes pass cfg.max_backlog after that write is
+ * closed then (JR-9). Returns 0, or -1 when c was closed (out of memory). */
 int server_send(struct server_conn *c, const char *bytes, size_t n);
 
 /* Answers a last line msg (a string constant) and closes c once it is

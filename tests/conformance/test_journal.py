@@ -573,6 +573,90 @@ def test_JR9_stuck_subscriber_never_blocks_publisher_or_others(prog,
     alive(server, "after closing a stuck subscriber")
 
 
+class _FastReader(threading.Thread):
+    """Reads a socket as fast as Python can: large recv()s into one
+    buffer, no parsing (harness.journal.Subscriber parses every chunk,
+    which would make it slower than the journal). Stops after `lines`
+    newlines, at EOF or a reset, or after timeout_s; data and how (None,
+    "eof", "reset", "timed out") tell what came."""
+
+    def __init__(self, sock, lines, timeout_s):
+        super().__init__(daemon=True)
+        self.sock, self.lines, self.timeout_s = sock, lines, timeout_s
+        self.data = bytearray()
+        self.how = None
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout_s
+        seen = 0
+        while seen < self.lines:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.how = "timed out"
+                return
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                self.how = "reset"
+                return
+            if not chunk:
+                self.how = "eof"
+                return
+            seen += chunk.count(b"\n")
+            self.data += chunk
+
+
+@pytest.mark.timeout(90)
+def test_JR9_reading_subscriber_survives_a_burst_of_50_backlogs(prog,
+                                                                  tmp_path):
+    """--max-backlog 64 KiB; one subscriber that never reads (4 KiB receive
+    buffer) and one that reads as fast as it can. A publisher sends, in
+    one burst, at least 50 times the backlog and more than the stuck
+    subscriber's socket buffers can absorb.
+
+    Slow is the subscriber's doing, never the journal's (JR-9 as
+    clarified): output counts as unsent only once the kernel refused it.
+    So the reading subscriber gets every event, however fast the burst,
+    and only the stuck one is closed."""
+    path = tmp_path / "j.log"
+    backlog = 65536
+    server = start(prog, path, "--max-backlog", backlog)
+    stuck = jr.Subscriber(server.addr, rcvbuf=4096)
+    pub = jr.Publisher(server.addr)
+    pub.publish(_pub_event(1))
+    normal = jr.Subscriber(server.addr)
+    jr.wait_for_records(normal, 1, 5, "the first event")
+    line_size = len(_pub_event(1)) + 1
+    total_bytes = max(50 * backlog,
+                      jr.socket_buffer_max() + 2 * backlog + (1 << 20))
+    total = 1 + total_bytes // line_size
+    reader = _FastReader(normal.sock, total - 1, timeout_s=60)
+    reader.start()
+    burst = b"".join(_pub_event(i) + b"\n" for i in range(2, total + 1))
+    took = pub.send_timed(burst, limit_s=20)
+    assert took is not None, (
+        "the publisher could not send its burst for 20 s: a stuck "
+        "subscriber must never block publishers (JR-9)")
+    reader.join(65)
+    records, problem = jr.parse_journal(
+        jr.record(1, _pub_event(1)) + bytes(reader.data))
+    assert reader.how is None, (
+        f"the subscriber that reads as fast as it can got only "
+        f"{len(records)} of {total} events ({reader.how}): does the "
+        f"journal count as unsent bytes it had not offered to the kernel "
+        f"yet? Only what the kernel refused makes a subscriber slow (JR-9)")
+    assert problem is None, f"the reading subscriber's events: {problem}"
+    diff = jr.first_difference(records, _pub_event, total)
+    assert diff is None, f"the reading subscriber's events (JR-4): {diff}"
+    assert stuck.read_until_closed(timeout_s=15), (
+        f"the subscriber that never reads was not closed, although its "
+        f"unsent output exceeded --max-backlog {backlog} (JR-9)")
+    alive(server, "after a burst with a stuck subscriber")
+
+
 # ---------------------------------------------------------------------------
 # JR-10: limits
 

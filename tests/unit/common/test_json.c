@@ -123,3 +123,91 @@ Test(json, handles_long_input_with_escapes_between_runs)
     cr_assert_arr_eq(out.data + 100, "\\na", 3);
     buf_free(&out);
 }
+
+/* The expected encoding of one byte, built without the code under test. */
+static size_t want_byte(unsigned char c, char *w)
+{
+    static const char shorts[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
+                                  ['\r'] = 'r', ['\t'] = 't'};
+
+    if (c == '"' || c == '\\') {
+        w[0] = '\\';
+        w[1] = (char)c;
+        return 2;
+    }
+    if (c < sizeof(shorts) && shorts[c] != 0) {
+        w[0] = '\\';
+        w[1] = shorts[c];
+        return 2;
+    }
+    if (c < 0x20) {
+        char esc[7];
+
+        snprintf(esc, sizeof(esc), "\\u%04x", c);
+        memcpy(w, esc, 6);
+        return 6;
+    }
+    w[0] = (char)c;
+    return 1;
+}
+
+/* Every byte that needs an escape, at the very start, the very end and
+ * between two runs of plain bytes, alone and doubled: the edges of a run
+ * are where an escaper that copies runs at once would slip. */
+Test(json, escapes_every_special_byte_at_the_edges_of_runs)
+{
+    static const char *shapes[] = {"E", "Eab", "abE", "aEb", "EE",
+                                   "aEEb", "EaE", "abcdefgEhijklmnop"};
+
+    for (int c = 0; c < 256; c++) {
+        char probe[6];
+
+        if (want_byte((unsigned char)c, probe) == 1)
+            continue; /* plain: covered by the other tests */
+        for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+            char in[32], want[32 * 6 + 2];
+            size_t n = 0, w = 0;
+
+            want[w++] = '"';
+            for (const char *p = shapes[k]; *p != '\0'; p++) {
+                in[n] = *p == 'E' ? (char)c : *p;
+                w += want_byte((unsigned char)in[n], want + w);
+                n++;
+            }
+            want[w++] = '"';
+            check_json(in, n, want, w);
+        }
+    }
+}
+
+/* A longest line (COM-6) with no escape is one run, copied whole; with
+ * an escape at both ends and in the middle, three runs around it. */
+Test(json, copies_a_longest_line_as_one_run)
+{
+    enum { LEN = 65536 };
+    static char in[LEN], want[LEN + 2 + 3];
+    struct buf out = BUF_INIT;
+
+    for (size_t i = 0; i < LEN; i++)
+        in[i] = (char)(' ' + 1 + i % 90); /* plain, never '"' or '\\' */
+    for (size_t i = 0; i < LEN; i++)
+        if (in[i] == '"' || in[i] == '\\')
+            in[i] = 'x';
+    want[0] = '"';
+    memcpy(want + 1, in, LEN);
+    want[LEN + 1] = '"';
+    check_json(in, LEN, want, LEN + 2);
+
+    in[0] = '\t';
+    in[LEN / 2] = '"';
+    in[LEN - 1] = '\n';
+    cr_assert_eq(json_append_string(&out, in, LEN), 0);
+    cr_assert_eq(out.len, LEN + 2 + 3);
+    cr_assert_arr_eq(out.data, "\"\\t", 3);
+    cr_assert_arr_eq(out.data + 3, in + 1, LEN / 2 - 1);
+    cr_assert_arr_eq(out.data + 2 + LEN / 2, "\\\"", 2);
+    cr_assert_arr_eq(out.data + 4 + LEN / 2, in + LEN / 2 + 1,
+                     LEN - LEN / 2 - 2);
+    cr_assert_arr_eq(out.data + out.len - 3, "\\n\"", 3);
+    buf_free(&out);
+}

@@ -471,3 +471,49 @@ Test(line, random_splits_report_the_first_too_long_line)
         buf_free(&c.bytes);
     }
 }
+
+Test(line, a_lazy_framer_allocates_with_the_first_bytes)
+{
+    struct line_framer f;
+    const char *line;
+    size_t len, room;
+    char *dst;
+
+    line_framer_init_lazy(&f, 16);
+    cr_assert_null(f.buf, "nothing allocated before bytes arrive");
+    cr_assert_eq(line_framer_next(&f, &line, &len), 0);
+    cr_assert_eq(line_framer_pending(&f), 0);
+    dst = line_framer_space(&f, &room);
+    cr_assert_not_null(dst);
+    cr_assert_eq(room, 17);
+    memcpy(dst, "ab\n", 3);
+    line_framer_commit(&f, 3);
+    cr_assert_eq(line_framer_next(&f, &line, &len), 1);
+    cr_assert_eq(len, 2);
+    cr_assert_arr_eq(line, "ab", 2);
+    line_framer_free(&f);
+}
+
+Test(line, release_frees_an_empty_framer_and_keeps_a_partial_line)
+{
+    struct line_framer f;
+    const char *line;
+    size_t len;
+
+    cr_assert_eq(line_framer_init(&f, 16), 0);
+    cr_assert_eq(line_framer_push(&f, "one\ntw", 6), 6);
+    cr_assert_eq(line_framer_next(&f, &line, &len), 1);
+    line_framer_release(&f);
+    cr_assert_not_null(f.buf, "\"tw\" is pending: the buffer stays");
+    cr_assert_eq(line_framer_push(&f, "o\n", 2), 2);
+    cr_assert_eq(line_framer_next(&f, &line, &len), 1);
+    cr_assert_arr_eq(line, "two", 3);
+    line_framer_release(&f);
+    cr_assert_null(f.buf, "nothing pending: the buffer goes");
+    /* It comes back on demand, and framing goes on. */
+    cr_assert_eq(line_framer_push(&f, "three\n", 6), 6);
+    cr_assert_eq(line_framer_next(&f, &line, &len), 1);
+    cr_assert_eq(len, 5);
+    cr_assert_arr_eq(line, "three", 5);
+    line_framer_free(&f);
+}

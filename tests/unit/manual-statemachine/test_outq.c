@@ -22,6 +22,7 @@ struct world {
     uv_loop_t loop;
     uv_tcp_t tcp;  /* the server's end, written by the queue */
     int peer;      /* the client's end, read by the test */
+    struct outq_group g;
     struct outq q;
     int errors;     /* on_error calls */
     int last_error; /* their status */
@@ -66,7 +67,8 @@ static void world_open(struct world *w)
     uv_tcp_init(&w->loop, &w->tcp);
     w->tcp.data = w;
     cr_assert_eq(uv_tcp_open(&w->tcp, fd), 0);
-    outq_init(&w->q, (uv_stream_t *)&w->tcp, on_error);
+    outq_group_init(&w->g, &w->loop, 1 << 30);
+    outq_init(&w->q, &w->g, (uv_stream_t *)&w->tcp, on_error);
     w->q.data = w;
 }
 
@@ -76,9 +78,11 @@ static void world_open(struct world *w)
 static void world_close(struct world *w)
 {
     uv_close((uv_handle_t *)&w->tcp, on_closed);
-    cr_assert_eq(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
+    uv_run(&w->loop, UV_RUN_NOWAIT);
     cr_assert_eq(w->closed, 1);
     outq_free(&w->q);
+    outq_group_close(&w->g);
+    cr_assert_eq(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
     cr_assert_eq(uv_loop_close(&w->loop), 0, "a handle was left open");
     if (w->peer >= 0)
         close(w->peer);
@@ -127,23 +131,59 @@ static size_t fill_until_waiting(struct world *w)
     memset(chunk, 'z', sizeof(chunk));
     while (outq_unsent(&w->q) == 0 && pushed < 512 * sizeof(chunk)) {
         cr_assert_eq(outq_push(&w->q, chunk, sizeof(chunk)), 0);
+        outq_flush(&w->g);
         pushed += sizeof(chunk);
     }
     cr_assert_gt(outq_unsent(&w->q), 0, "the queue never had to wait");
     return pushed;
 }
 
-Test(outq, a_push_on_an_empty_queue_goes_out_at_once)
+Test(outq, pushes_wait_for_the_flush_then_go_out_together)
+{
+    static char got[3000];
+    struct world w;
+
+    world_open(&w);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(outq_push(&w.q, "abc", 3), 0);
+    cr_assert_eq(peer_available(&w), 0, "a push never writes by itself");
+    cr_assert_eq(outq_unsent(&w.q), 3000);
+    outq_flush(&w.g);
+    cr_assert_eq(outq_unsent(&w.q), 0, "the kernel took it: nothing waits");
+    peer_reads(&w, got, sizeof(got));
+    for (int i = 0; i < 1000; i++)
+        cr_assert_arr_eq(got + 3 * i, "abc", 3);
+    cr_assert_eq(w.errors, 0);
+    world_close(&w);
+}
+
+Test(outq, the_loop_flushes_by_itself_once_per_turn)
 {
     struct world w;
     char got[5];
 
     world_open(&w);
     cr_assert_eq(outq_push(&w.q, "hello", 5), 0);
-    cr_assert_eq(outq_unsent(&w.q), 0, "the kernel took it: nothing waits");
+    uv_run(&w.loop, UV_RUN_NOWAIT);
+    cr_assert_eq(outq_unsent(&w.q), 0);
     peer_reads(&w, got, 5);
     cr_assert_arr_eq(got, "hello", 5);
-    cr_assert_eq(w.errors, 0);
+    world_close(&w);
+}
+
+Test(outq, a_peer_over_max_unsent_fails_with_enobufs)
+{
+    struct world w;
+
+    world_open(&w);
+    w.g.max_unsent = 64 * 1024;
+    fill_until_waiting(&w); /* the peer never reads */
+    while (w.errors == 0 && outq_unsent(&w.q) <= w.g.max_unsent) {
+        cr_assert_eq(outq_push(&w.q, "x", 1), 0);
+        outq_flush(&w.g);
+    }
+    cr_assert_eq(w.errors, 1, "over max_unsent after a flush");
+    cr_assert_eq(w.last_error, -ENOBUFS);
     world_close(&w);
 }
 
@@ -205,6 +245,7 @@ Test(outq, a_write_to_a_peer_that_reset_reports_an_error)
     deadline = clock_deadline_in(WAIT_MS);
     while (rc == 0 && w.errors == 0 && !clock_passed(deadline)) {
         rc = outq_push(&w.q, chunk, sizeof(chunk));
+        outq_flush(&w.g);
         uv_run(&w.loop, UV_RUN_NOWAIT);
     }
     /* The failure shows either at once (the push) or in the write's

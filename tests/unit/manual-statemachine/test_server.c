@@ -218,19 +218,20 @@ Test(sm_server, a_connection_over_its_backlog_is_closed,
 {
     static char chunk[64 * 1024];
     struct world w;
-    int c, sent = 0, rc = 0;
+    int c, sent = 0;
 
     world_start(&w, 10, 256 * 1024);
     c = client(&w); /* never reads */
     say(c, "hi\n");
     run_until(&w, &w.lines, 1);
-    while (rc == 0 && sent < 1024) {
-        rc = server_send(w.s.conns, chunk, sizeof(chunk));
+    /* The backlog is checked when the loop writes, once per turn: only
+     * what the kernel refused counts (JR-9). */
+    while (w.leaves == 0 && sent < 1024) {
+        cr_assert_eq(server_send(w.s.conns, chunk, sizeof(chunk)), 0);
+        uv_run(&w.loop, UV_RUN_NOWAIT);
         sent++;
     }
-    cr_assert_eq(rc, -1, "never closed after %d chunks", sent);
-    cr_assert_eq(w.leaves, 1);
-    cr_assert_eq(w.s.conns->state, CONN_CLOSING);
+    cr_assert_eq(w.leaves, 1, "never closed after %d chunks", sent);
     close(c);
     world_stop(&w);
 }
