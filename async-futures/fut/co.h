@@ -89,6 +89,7 @@ struct co {
     int line; /* 0: not started; __LINE__ of the await; CO_DONE: finished */
 };
 
+/* clang-format off: the macros are laid out by hand, to be read. */
 #define CO_DONE (-1)
 
 #define CO_BEGIN(co)                                                       \
@@ -144,5 +145,7 @@ struct co {
         assert(!"coroutine polled after it was ready (P5)");               \
     }                                                                      \
     return FUT_READY
+
+/* clang-format on */
 
 #endif

@@ -263,7 +263,10 @@ static enum fut_poll waiter_poll(struct fut *f, struct fut_ctx *ctx)
 
     CO_BEGIN(&s->co);
     s->op = fut_chan_recv(s->ch, &s->msg);
+    /* One line: the dump must show the line of the await itself. */
+    /* clang-format off */
     await_line = __LINE__; CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
+    /* clang-format on */
     CO_RETURN(&s->co, s, s->rc);
     CO_END(&s->co);
 }
