@@ -50,7 +50,6 @@
 #include "report.h"
 #include "trace.h"
 
-
 /* Lines taken from what is already buffered between two checks of the
  * tick: a few microseconds of work, so a tick is never held back. */
 enum { SLICE_LINES = 64 };
@@ -66,18 +65,18 @@ struct dash {
     struct fut base;
     struct co co;
     uv_loop_t *loop;
-    struct fut *op;          /* the connect being awaited, or NULL */
-    struct fut *tick;        /* the sleep until the next tick, or NULL */
-    struct fut *lines;       /* the line reader, reused (fut.h, P6) */
+    struct fut *op;               /* the connect being awaited, or NULL */
+    struct fut *tick;             /* the sleep until the next tick, or NULL */
+    struct fut *lines;            /* the line reader, reused (fut.h, P6) */
     struct fut *branch[BRANCHES]; /* what the select polls this turn */
-    struct fut *select;      /* borrows branch[], reused every turn */
-    struct fut_tcp *conn;    /* NULL until connected */
-    struct batch_sched sched; /* which tick is due when (DB-1) */
-    int64_t due;             /* when the next tick is due, ms */
-    size_t winner;           /* which branch of the select won */
-    const char *line;        /* the event read, borrowed from conn */
+    struct fut *select;           /* borrows branch[], reused every turn */
+    struct fut_tcp *conn;         /* NULL until connected */
+    struct batch_sched sched;     /* which tick is due when (DB-1) */
+    int64_t due;                  /* when the next tick is due, ms */
+    size_t winner;                /* which branch of the select won */
+    const char *line;             /* the event read, borrowed from conn */
     size_t len;
-    struct batch batch;      /* the events since the last tick */
+    struct batch batch; /* the events since the last tick */
     int rc;
 };
 

@@ -21,8 +21,8 @@ struct opening {
     struct fut base;
     struct co co;
     uv_loop_t *loop;
-    const char *path;          /* borrowed */
-    struct jfile_start *out;   /* filled in as it goes */
+    const char *path;        /* borrowed */
+    struct jfile_start *out; /* filled in as it goes */
     struct fut *op;
     struct jrec_scanner scan;
     struct buf chunk;
@@ -46,12 +46,12 @@ static enum fut_poll opening_poll(struct fut *f, struct fut_ctx *ctx)
     struct opening *o = (struct opening *)f;
 
     CO_BEGIN(&o->co);
-    o->op = fut_file_open(o->loop, o->path, O_RDWR | O_CREAT, 0644,
-                          &o->out->file);
+    o->op =
+        fut_file_open(o->loop, o->path, O_RDWR | O_CREAT, 0644, &o->out->file);
     CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
     while (o->rc >= 0) {
-        o->op = fut_file_read(o->out->file, (int64_t)o->offset, CHUNK,
-                              &o->chunk);
+        o->op =
+            fut_file_read(o->out->file, (int64_t)o->offset, CHUNK, &o->chunk);
         CO_AWAIT_TAKE(&o->co, ctx, &o->op, o->rc);
         if (o->rc <= 0)
             break;
@@ -171,4 +171,3 @@ struct fut *jfile_replay(struct fut_file *file, struct fut_tcp *conn,
     r->end = end;
     return &r->base;
 }
-

@@ -105,15 +105,15 @@ enum sub_state {
 struct client {
     struct server_client sc; /* conn, id, task: the server's part */
     struct co co;
-    struct fut *op;       /* the step being awaited, or NULL */
-    const char *line;     /* the line read, borrowed from conn */
+    struct fut *op;   /* the step being awaited, or NULL */
+    const char *line; /* the line read, borrowed from conn */
     size_t len;
     const char *refusal; /* "ERR ...\n" to send before closing, or NULL */
     int rc;
     /* As a subscriber. */
     enum sub_state sub;
-    struct outq q;         /* its live records (JR-9) */
-    struct fut *turn;      /* the ring that ends its replay, or NULL */
+    struct outq q;              /* its live records (JR-9) */
+    struct fut *turn;           /* the ring that ends its replay, or NULL */
     struct client *prev, *next; /* in j.line or j.subs */
 };
 
@@ -126,17 +126,17 @@ static struct journal {
     struct server *server;     /* the acceptor and every client */
     struct fut_chan *events;   /* struct event *, from publishers */
     struct fut_chan *arrivals; /* a message per subscriber joining j.line */
-    struct jfile_start f; /* the file, its size (whole records only), and
+    struct jfile_start f;      /* the file, its size (whole records only), and
                              the SEQ of the last event numbered */
-    struct buf pending; /* records numbered, not yet in the file */
+    struct buf pending;        /* records numbered, not yet in the file */
     size_t pending_count;
     size_t flushing; /* bytes of the flush in flight */
     size_t flushing_count;
     struct client *subs; /* live subscribers (the one replayed too) */
     struct client *line, *line_end; /* waiting for a replay, oldest first */
-    struct client *replaying; /* the subscriber being replayed, or NULL */
-    struct fut *replay;       /* its replay under a timeout, or NULL */
-    int status;               /* the exit status: an error ends the loop */
+    struct client *replaying;       /* the subscriber being replayed, or NULL */
+    struct fut *replay;             /* its replay under a timeout, or NULL */
+    int status; /* the exit status: an error ends the loop */
 } j = {.pending = BUF_INIT};
 
 /* ------------------------------------------------------------------------
@@ -446,8 +446,7 @@ static enum fut_poll client_poll(struct fut *f, struct fut_ctx *ctx)
     if (c->refusal != NULL) {
         c->sc.why = "refused";
         fut_clear(&c->op);
-        c->op = fut_tcp_write_all(c->sc.conn, c->refusal,
-                                  strlen(c->refusal));
+        c->op = fut_tcp_write_all(c->sc.conn, c->refusal, strlen(c->refusal));
         CO_AWAIT_TAKE(&c->co, ctx, &c->op, c->rc);
     }
     CO_RETURN(&c->co, &c->sc, 0);
@@ -503,10 +502,10 @@ struct main_loop {
      * a receive on j.arrivals, one on j.events (the replay is j's). */
     struct fut *keep[ON_EVENT + 1];
     struct fut *branch[ON_EVENT + 1]; /* what this turn polls, or NULL */
-    struct fut *select;      /* borrows branch[], reused */
+    struct fut *select;               /* borrows branch[], reused */
     int64_t tick;
-    size_t winner;           /* the branch that won: an enum turn */
-    void *msg;               /* what the winning receive took */
+    size_t winner; /* the branch that won: an enum turn */
+    void *msg;     /* what the winning receive took */
     int rc;
 };
 
@@ -612,7 +611,7 @@ static void main_drop(struct fut *f)
 
     fut_clear(&m->op);
     fut_clear(&m->select); /* it borrows the futures below */
-    fut_clear(&j.replay); /* before its subscriber's connection closes */
+    fut_clear(&j.replay);  /* before its subscriber's connection closes */
     server_stop(j.server);
     for (size_t i = 0; i <= ON_EVENT; i++)
         fut_clear(&m->keep[i]);
@@ -692,8 +691,8 @@ int main(int argc, char **argv)
     }
     /* Open and check the file, listen, serve: each step reads as it runs. */
     status = EXIT_ERROR;
-    if (fut_exec_block_on(j.ex, jfile_open(&loop, cli.file, &j.f),
-                          "opening") == 0 &&
+    if (fut_exec_block_on(j.ex, jfile_open(&loop, cli.file, &j.f), "opening") ==
+            0 &&
         start_serving() == 0)
         status = fut_exec_block_on(j.ex, main_loop_new(), "journal");
     if (status < 0) {

@@ -67,10 +67,10 @@ struct fut *outq_rung(struct outq *q)
 struct serve_fut {
     struct fut base;
     struct co co;
-    struct outq *q;        /* borrowed */
-    struct fut_tcp *conn;  /* borrowed */
-    struct fut *op;        /* the step being awaited, or NULL */
-    const char *line;      /* what the peer sent: ignored */
+    struct outq *q;       /* borrowed */
+    struct fut_tcp *conn; /* borrowed */
+    struct fut *op;       /* the step being awaited, or NULL */
+    const char *line;     /* what the peer sent: ignored */
     size_t len;
     int rc;
 };
@@ -97,7 +97,7 @@ static enum fut_poll serve_poll(struct fut *f, struct fut_ctx *ctx)
             CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
             if (s->rc <= 0)
                 CO_RETURN(&s->co, s, s->rc); /* the peer left, or failed */
-            continue; /* rung, or a line: look again */
+            continue;                        /* rung, or a line: look again */
         }
         buf_move(&q->out, &q->queue);
         s->op = fut_tcp_write_all(s->conn, q->out.data, q->out.len);

@@ -105,8 +105,8 @@ static enum fut_poll acceptor_poll(struct fut *f, struct fut_ctx *ctx)
             /* Out of descriptors, and not even the spare one could turn
              * the client away (lsock reported it): it still waits in the
              * kernel, so rest, or accept would fail again at once. */
-            a->op = fut_sleep_until(a->s->loop,
-                                    clock_deadline_in(LSOCK_REST_MS));
+            a->op =
+                fut_sleep_until(a->s->loop, clock_deadline_in(LSOCK_REST_MS));
             CO_AWAIT_TAKE(&a->co, ctx, &a->op, a->rc);
         } else {
             report_error("accept: %s", report_strerror(a->rc));
@@ -165,8 +165,7 @@ int server_addr(const struct server *s, struct addr *out)
 
 int server_start(struct server *s)
 {
-    struct acceptor *a =
-        (struct acceptor *)fut_alloc(&acceptor_vt, sizeof *a);
+    struct acceptor *a = (struct acceptor *)fut_alloc(&acceptor_vt, sizeof *a);
 
     if (a == NULL)
         return -ENOMEM;

@@ -31,12 +31,12 @@ struct server;
 /* The first member of every client's future. The server fills it in
  * before the client's first poll. */
 struct server_client {
-    struct fut base;       /* the client's future; its maker sets vt */
+    struct fut base; /* the client's future; its maker sets vt */
     struct server *server;
-    struct fut_tcp *conn;  /* closed by server_client_release() */
-    struct fut *task;      /* the task's own join handle, or NULL */
-    uint64_t id;           /* 1, 2, 3 ... in accept order ("#3") */
-    const char *why;       /* why it was closed, for --trace, or NULL */
+    struct fut_tcp *conn; /* closed by server_client_release() */
+    struct fut *task;     /* the task's own join handle, or NULL */
+    uint64_t id;          /* 1, 2, 3 ... in accept order ("#3") */
+    const char *why;      /* why it was closed, for --trace, or NULL */
 };
 
 struct server_config {

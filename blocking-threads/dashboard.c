@@ -56,7 +56,7 @@ static struct dashboard_cli cli;
 enum msg_kind {
     MSG_EVENTS, /* lines from the source, each ending in '\n', in
                    data[0..len) */
-    MSG_END,   /* the last message: the source is done, err says how */
+    MSG_END,    /* the last message: the source is done, err says how */
 };
 
 /* One message; the channel owns it in flight, the receiver frees it with
@@ -171,8 +171,7 @@ static int reader_loop(struct source *src, int fd, struct line_framer *fr)
             return rc;
     }
     if (rc == 0) /* a partial line before the end is not an event (COM-6) */
-        trace_event("closed%s",
-                    line_framer_pending(fr) > 0 ? " mid-line" : "");
+        trace_event("closed%s", line_framer_pending(fr) > 0 ? " mid-line" : "");
     return rc;
 }
 

@@ -75,7 +75,6 @@ static struct journal_cli cli;
 /* Bytes per read() of the file, and per send() of a subscriber's queue. */
 enum { IO_CHUNK = 64 * 1024 };
 
-
 /* A subscriber. It lives on its connection thread's stack: that thread
  * starts the writer, and returns only after the subscriber has left
  * j.subs and the writer has been joined, so no one can see it after. */
@@ -522,7 +521,6 @@ static void *sub_writer_main(void *arg)
     return NULL;
 }
 
-
 /* A publisher (JR-3): every line is an event, until EOF or an error. */
 static void serve_publisher(struct server_conn *c, struct line_framer *f)
 {
@@ -531,7 +529,8 @@ static void serve_publisher(struct server_conn *c, struct line_framer *f)
     int rc;
 
     trace_event("pub #%" PRIu64, c->id);
-    while ((rc = bsock_read_line(c->fd, f, BSOCK_FOREVER, NULL, &line, &len)) == 1) {
+    while ((rc = bsock_read_line(c->fd, f, BSOCK_FOREVER, NULL, &line, &len)) ==
+           1) {
         if (publish(line, len) < 0) {
             report_error("out of memory: closing publisher %s", c->peer);
             return;
@@ -634,7 +633,6 @@ static void journal_on_signal(int signum)
     (void)signum;
     journal_stop(EXIT_DONE);
 }
-
 
 /* Opens and checks the journal file (JR-5, JR-13). Returns 0 or -1 after
  * reporting. */

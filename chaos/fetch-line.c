@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_LINE 65536   /* bytes before the '\n' (COM-6) */
-#define SLICE_US 250000  /* longest socket timeout armed at once */
+#define MAX_LINE 65536  /* bytes before the '\n' (COM-6) */
+#define SLICE_US 250000 /* longest socket timeout armed at once */
 
 static int64_t start_us; /* monotonic time at start */
 static int64_t deadline_us;
@@ -59,8 +59,8 @@ static void usage(void)
     exit(2);
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void fail(
-    const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void
+fail(const char *fmt, ...)
 {
     va_list ap;
 
@@ -91,8 +91,7 @@ static int parse_addr(const char *text, struct sockaddr_storage *ss,
     if (!colon || colon == text || !colon[1])
         return -1;
     port = strtoul(colon + 1, &end, 10);
-    if (*end || port == 0 || port > 65535 || colon[1] < '0' ||
-        colon[1] > '9')
+    if (*end || port == 0 || port > 65535 || colon[1] < '0' || colon[1] > '9')
         return -1;
     hl = (size_t)(colon - text);
     if (text[0] == '[') {

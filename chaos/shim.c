@@ -37,20 +37,20 @@
 /* Prototypes for the interposed symbols that no header declares. */
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
-                       int flags, struct sockaddr *from, socklen_t *len);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr *from, socklen_t *len);
 
 /* ---------------------------------------------------------------------
  * Settings, read once from the environment at load time. */
 
 static uint64_t chaos_seed = 1;
-static unsigned chaos_max_io = 7;     /* cap: 1..max_io bytes a call */
-static unsigned chaos_eintr_pct = 10; /* per eligible blocking call */
+static unsigned chaos_max_io = 7;      /* cap: 1..max_io bytes a call */
+static unsigned chaos_eintr_pct = 10;  /* per eligible blocking call */
 static unsigned chaos_eagain_pct = 10; /* per non-blocking call */
-static unsigned chaos_eagain_run = 3; /* injected EAGAINs in a row, max */
-static unsigned chaos_eintr_run = 3;  /* injected EINTRs in a row, max */
-static unsigned chaos_delay_ms;       /* connect/accept delay, max */
-static int chaos_log_fd = -1;         /* the fault log, or -1 */
+static unsigned chaos_eagain_run = 3;  /* injected EAGAINs in a row, max */
+static unsigned chaos_eintr_run = 3;   /* injected EINTRs in a row, max */
+static unsigned chaos_delay_ms;        /* connect/accept delay, max */
+static int chaos_log_fd = -1;          /* the fault log, or -1 */
 
 /* The log is cut back to nothing when it grows past this, so it always
  * holds the most recent faults and never fills a disk. */
@@ -86,8 +86,7 @@ static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
 static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
-static int (*real_sigaction)(int, const struct sigaction *,
-                             struct sigaction *);
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static sighandler_t (*real_signal)(int, sighandler_t);
 static ssize_t (*real_read_chk)(int, void *, size_t, size_t);
 static ssize_t (*real_recv_chk)(int, void *, size_t, size_t, int);
@@ -146,8 +145,8 @@ static void chaos_load_symbols(void)
  * preloaded library can call into the shim before the shim's constructor
  * has run: AddressSanitizer's runtime, which must be loaded first, installs
  * its signal handlers with sigaction() while it starts. */
-#define REAL(name) (real_##name ? real_##name : (chaos_load_symbols(), \
-                                                 real_##name))
+#define REAL(name)                                                             \
+    (real_##name ? real_##name : (chaos_load_symbols(), real_##name))
 
 /* Runs when the library is loaded, before the program's main(). */
 __attribute__((constructor)) static void chaos_init(void)
@@ -169,10 +168,9 @@ __attribute__((constructor)) static void chaos_init(void)
     if (dir && *dir) {
         char path[4096];
 
-        snprintf(path, sizeof(path), "%s/chaos-%ld.log", dir,
-                 (long)getpid());
-        chaos_log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                            0666);
+        snprintf(path, sizeof(path), "%s/chaos-%ld.log", dir, (long)getpid());
+        chaos_log_fd =
+            open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     }
 }
 
@@ -199,7 +197,7 @@ static uint64_t chaos_next(void)
 /* One line in the fault log: "pid 123 seed 42: send(fd 5) ...". The
  * write() to a file is not intercepted (the shim leaves files alone). */
 __attribute__((format(printf, 1, 2))) static void chaos_log(const char *fmt,
-                                                             ...)
+                                                            ...)
 {
     char line[256];
     int n;
@@ -280,8 +278,7 @@ enum chaos_dir { CHAOS_IN, CHAOS_OUT };
 /* Decides whether this call fails without reaching the kernel: returns
  * EINTR or EAGAIN (the errno to fail with) or 0 (go ahead). name is the
  * call, for the log. */
-static int chaos_fault(const char *name, int fd, int flags,
-                       enum chaos_dir dir)
+static int chaos_fault(const char *name, int fd, int flags, enum chaos_dir dir)
 {
     unsigned draw = (unsigned)(chaos_next() % 100);
     atomic_uchar *run = &chaos_run[fd & (CHAOS_FDS - 1)];
@@ -290,12 +287,10 @@ static int chaos_fault(const char *name, int fd, int flags,
     if (draw < chaos_eintr_pct) {
         if (atomic_load(run) < chaos_eintr_run &&
             !chaos_nonblocking(fd, flags) &&
-            chaos_eintr_legal(fd, dir == CHAOS_IN ? SO_RCVTIMEO
-                                                  : SO_SNDTIMEO))
+            chaos_eintr_legal(fd, dir == CHAOS_IN ? SO_RCVTIMEO : SO_SNDTIMEO))
             err = EINTR;
     } else if (draw < chaos_eintr_pct + chaos_eagain_pct) {
-        if (atomic_load(run) < chaos_eagain_run &&
-            chaos_nonblocking(fd, flags))
+        if (atomic_load(run) < chaos_eagain_run && chaos_nonblocking(fd, flags))
             err = EAGAIN;
     }
     if (err) {
@@ -316,8 +311,7 @@ static size_t chaos_cap(size_t n)
     return n < cap ? n : cap;
 }
 
-static void chaos_log_short(const char *name, int fd, size_t asked,
-                            ssize_t got)
+static void chaos_log_short(const char *name, int fd, size_t asked, ssize_t got)
 {
     if (got >= 0 && (size_t)got < asked)
         chaos_log("%s(fd %d, %zu bytes) -> %zd (short %s)", name, fd, asked,
@@ -366,10 +360,10 @@ static void chaos_delay(const char *name, int fd)
         ;
 }
 
-#define CHAOS_FAIL(err)                                                      \
-    do {                                                                     \
-        errno = (err);                                                       \
-        return -1;                                                           \
+#define CHAOS_FAIL(err)                                                        \
+    do {                                                                       \
+        errno = (err);                                                         \
+        return -1;                                                             \
     } while (0)
 
 /* ---------------------------------------------------------------------
@@ -419,14 +413,14 @@ ssize_t readv(int fd, const struct iovec *iov, int cnt)
         return REAL(readv)(fd, iov, cnt);
     if ((err = chaos_fault("readv", fd, 0, CHAOS_IN)))
         CHAOS_FAIL(err);
-    got = REAL(readv)(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
-                                              mine, 8));
+    got = REAL(readv)(fd, mine,
+                      chaos_trim_iov(iov, cnt, chaos_cap(total), mine, 8));
     chaos_log_short("readv", fd, total, got);
     return got;
 }
 
-ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
-                 struct sockaddr *from, socklen_t *fromlen)
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+                 socklen_t *fromlen)
 {
     ssize_t got;
     int err;
@@ -436,7 +430,7 @@ ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
     if ((err = chaos_fault("recv", fd, flags, CHAOS_IN)))
         CHAOS_FAIL(err);
     got = REAL(recvfrom)(fd, buf, chaos_read_cap(fd, flags, n), flags, from,
-                        fromlen);
+                         fromlen);
     chaos_log_short("recv", fd, n, got);
     return got;
 }
@@ -453,8 +447,8 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
     return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
-ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
-                       int flags, struct sockaddr *from, socklen_t *len)
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr *from, socklen_t *len)
 {
     if (n > buflen)
         return REAL(recvfrom_chk)(fd, buf, n, buflen, flags, from, len);
@@ -517,8 +511,8 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
         return REAL(writev)(fd, iov, cnt);
     if ((err = chaos_fault("writev", fd, 0, CHAOS_OUT)))
         CHAOS_FAIL(err);
-    put = REAL(writev)(fd, mine, chaos_trim_iov(iov, cnt, chaos_cap(total),
-                                               mine, 8));
+    put = REAL(writev)(fd, mine,
+                       chaos_trim_iov(iov, cnt, chaos_cap(total), mine, 8));
     chaos_log_short("writev", fd, total, put);
     return put;
 }
@@ -558,8 +552,8 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
         CHAOS_FAIL(err);
     copy = *msg;
     copy.msg_iov = mine;
-    copy.msg_iovlen = (size_t)chaos_trim_iov(
-        msg->msg_iov, (int)msg->msg_iovlen, chaos_cap(total), mine, 8);
+    copy.msg_iovlen = (size_t)chaos_trim_iov(msg->msg_iov, (int)msg->msg_iovlen,
+                                             chaos_cap(total), mine, 8);
     put = REAL(sendmsg)(fd, &copy, flags);
     chaos_log_short("sendmsg", fd, total, put);
     return put;
@@ -612,7 +606,8 @@ static int chaos_connect_interrupted(int fd, const struct sockaddr *addr,
      * wait too. */
     if (rc < 0 && (saved == EINPROGRESS || saved == EALREADY)) {
         chaos_log("connect(fd %d) -> EINTR (injected; the handshake goes "
-                  "on)", fd);
+                  "on)",
+                  fd);
         CHAOS_FAIL(EINTR);
     }
     errno = saved;

@@ -23,9 +23,8 @@ int64_t batch_sched_next(const struct batch_sched *s, int64_t now_ms,
 {
     int64_t tick = s->last + 1;
     /* The latest tick that has fallen due by now (0 before the first). */
-    int64_t latest = now_ms >= s->start_ms
-                         ? (now_ms - s->start_ms) / s->period_ms
-                         : 0;
+    int64_t latest =
+        now_ms >= s->start_ms ? (now_ms - s->start_ms) / s->period_ms : 0;
 
     /* Late by whole periods (the process was stopped, say)? Then the next
      * batch is the most recent tick due: the missed ones are skipped,

@@ -157,7 +157,8 @@ bool cli_happy_eyeballs(int argc, char **argv, struct happy_eyeballs_cli *cli,
     struct opt_addrs peers = {cli->peers, 0};
     const struct opt options[] = {
         {"connect", OPT_ADDRS, &peers, OPT_REQUIRED, 0, CLI_MAX_ATTEMPTS,
-         "HOST:PORT", "an address of the service; repeat it, in the order "
+         "HOST:PORT",
+         "an address of the service; repeat it, in the order "
          "to try (at most 16)"},
         {"stagger-ms", OPT_INT, &cli->stagger_ms, 0, 1, INT32_MAX, "N",
          "start the next attempt N ms after the last one (default 250)"},

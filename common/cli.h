@@ -76,9 +76,9 @@ struct happy_eyeballs_cli {
                                             each address once (a repeat
                                             is dropped) */
     size_t count;                        /* how many (1..CLI_MAX_ATTEMPTS) */
-    int64_t stagger_ms; /* --stagger-ms: from one attempt's start to the
+    int64_t stagger_ms;    /* --stagger-ms: from one attempt's start to the
                            next's, unless the earlier one fails first */
-    int64_t timeout_ms; /* --timeout-ms: for the whole run */
+    int64_t timeout_ms;    /* --timeout-ms: for the whole run */
     const char *send_text; /* --send: a line for the winner, or NULL */
 };
 

@@ -71,10 +71,10 @@ void lsock_report_failure(const struct addr *addr, int err)
 {
     char shown[ADDR_TEXT_MAX];
 
-    report_error("listening on %s: %s",
-                 addr_format((const struct sockaddr *)&addr->ss, shown,
-                             sizeof(shown)),
-                 report_strerror(err));
+    report_error(
+        "listening on %s: %s",
+        addr_format((const struct sockaddr *)&addr->ss, shown, sizeof(shown)),
+        report_strerror(err));
 }
 
 static void sleep_ms(long ms)
@@ -94,8 +94,8 @@ static size_t send_whole(int fd, const char *msg, size_t len, int *err)
 
     *err = 0;
     while (done < len) {
-        ssize_t n = send(fd, msg + done, len - done,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(fd, msg + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n >= 0) {
             done += (size_t)n;
@@ -148,8 +148,8 @@ static int accept_next(struct lsock *l, struct sockaddr_storage *peer)
 {
     struct sockaddr_storage ignored;
     socklen_t len = sizeof(*peer);
-    int flags = SOCK_CLOEXEC |
-                ((l->flags & LSOCK_NONBLOCK) != 0 ? SOCK_NONBLOCK : 0);
+    int flags =
+        SOCK_CLOEXEC | ((l->flags & LSOCK_NONBLOCK) != 0 ? SOCK_NONBLOCK : 0);
     int fd = accept4(l->fd, (struct sockaddr *)(peer ? peer : &ignored), &len,
                      flags);
 

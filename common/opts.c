@@ -99,8 +99,8 @@ static bool opts_store_addrs(const struct opt *o, const char *arg,
 
     if (list->count >= (size_t)o->max)
         return opts_fail(exit_status,
-                         "--%s may be given at most %" PRId64 " times",
-                         o->name, o->max);
+                         "--%s may be given at most %" PRId64 " times", o->name,
+                         o->max);
     if (addr_parse(arg, &list->items[list->count]) < 0)
         return opts_fail(exit_status, "--%s needs HOST:PORT, not \"%s\"",
                          o->name, arg);

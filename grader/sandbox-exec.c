@@ -27,9 +27,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +65,13 @@ static void lower(int which, const char *value)
 
 static int limit_named(const char *option)
 {
-    static const struct { const char *name; int which; } table[] = {
-        { "--cpu", RLIMIT_CPU },     { "--as", RLIMIT_AS },
-        { "--nproc", RLIMIT_NPROC }, { "--nofile", RLIMIT_NOFILE },
-        { "--fsize", RLIMIT_FSIZE }, { "--core", RLIMIT_CORE },
+    static const struct {
+        const char *name;
+        int which;
+    } table[] = {
+        {"--cpu", RLIMIT_CPU},     {"--as", RLIMIT_AS},
+        {"--nproc", RLIMIT_NPROC}, {"--nofile", RLIMIT_NOFILE},
+        {"--fsize", RLIMIT_FSIZE}, {"--core", RLIMIT_CORE},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(option, table[i].name) == 0)
@@ -83,9 +86,9 @@ static int limit_named(const char *option)
 
 /* What the new root shows of the grader's machine. */
 struct view {
-    const char *root;             /* mount point of the new root */
-    const char *ro[MAX_BINDS];    /* grader paths shown read-only */
-    const char *rw[MAX_BINDS];    /* grader paths shown writable */
+    const char *root;          /* mount point of the new root */
+    const char *ro[MAX_BINDS]; /* grader paths shown read-only */
+    const char *rw[MAX_BINDS]; /* grader paths shown writable */
     int n_ro, n_rw;
 };
 
@@ -170,8 +173,10 @@ static void show(const char *root, const char *path, int writable)
     }
     if (mount(path, at, NULL, MS_BIND | MS_REC, NULL) != 0)
         die(path);
-    if (!writable && mount(NULL, at, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY
-                           | MS_NOSUID | kept_flags(path), NULL) != 0)
+    if (!writable &&
+        mount(NULL, at, NULL,
+              MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | kept_flags(path),
+              NULL) != 0)
         die(path);
 }
 
@@ -250,7 +255,7 @@ int main(int argc, char **argv)
 {
     long uid = -1, gid = -1;
     const char *dir = NULL;
-    struct view view = { 0 };
+    struct view view = {0};
     int i = 1;
 
     for (; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {

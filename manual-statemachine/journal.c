@@ -90,9 +90,9 @@ struct replay {
 struct journal {
     struct server server; /* listener, clients, signals (server.h) */
     int exit_status;
-    bool finished;      /* everything ended: the last handles are closing */
-    uint64_t last_seq;  /* SEQ of the last event read */
-    struct buf record;  /* the event being published, as a record */
+    bool finished;     /* everything ended: the last handles are closing */
+    uint64_t last_seq; /* SEQ of the last event read */
+    struct buf record; /* the event being published, as a record */
     struct jwriter writer;
     struct replay replay;
 };
@@ -156,8 +156,8 @@ static void journal_publish(struct journal *j, const char *event, size_t len)
     for (struct server_conn *c = j->server.conns; c != NULL; c = c->next) {
         struct client *cl = (struct client *)c;
 
-        if (c->state == CONN_OPEN && (cl->role == ROLE_SUB_REPLAYING ||
-                                      cl->role == ROLE_SUB_LIVE))
+        if (c->state == CONN_OPEN &&
+            (cl->role == ROLE_SUB_REPLAYING || cl->role == ROLE_SUB_LIVE))
             client_send(cl, j->record.data, j->record.len);
     }
 }
@@ -508,8 +508,8 @@ static void journal_stop(struct journal *j, int status)
  * ends by itself. */
 static void journal_check_done(struct journal *j)
 {
-    if (j->finished || !server_idle(&j->server) ||
-        j->replay.state != RP_IDLE || j->writer.state != JW_CLOSED)
+    if (j->finished || !server_idle(&j->server) || j->replay.state != RP_IDLE ||
+        j->writer.state != JW_CLOSED)
         return;
     j->finished = true;
     uv_close((uv_handle_t *)&j->replay.timer, NULL);
@@ -578,8 +578,8 @@ int main(int argc, char **argv)
         uv_loop_close(&loop);
         return EXIT_ERROR;
     }
-    if (jwriter_open(&j.writer, &loop, cli.file, cli.flush_ms,
-                     replay_on_paused, journal_on_writer_closed) < 0) {
+    if (jwriter_open(&j.writer, &loop, cli.file, cli.flush_ms, replay_on_paused,
+                     journal_on_writer_closed) < 0) {
         server_discard(&j.server);
         uv_loop_close(&loop);
         return EXIT_ERROR;

@@ -6,8 +6,7 @@
 static void outq_on_written(uv_write_t *req, int status);
 static void outq_on_prepare(uv_prepare_t *prepare);
 
-void outq_group_init(struct outq_group *g, uv_loop_t *loop,
-                     size_t max_unsent)
+void outq_group_init(struct outq_group *g, uv_loop_t *loop, size_t max_unsent)
 {
     uv_prepare_init(loop, &g->prepare);
     g->prepare.data = g;

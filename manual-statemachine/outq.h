@@ -67,8 +67,7 @@ struct outq {
 /* Prepares g on loop; a queue over max_unsent bytes after a flush fails
  * (see outq_error_cb). g must stay valid until outq_group_close()'s
  * handle has closed. */
-void outq_group_init(struct outq_group *g, uv_loop_t *loop,
-                     size_t max_unsent);
+void outq_group_init(struct outq_group *g, uv_loop_t *loop, size_t max_unsent);
 
 /* Writes, now, every queue of g that got bytes (or was released, or whose
  * write ended) since the last flush, and checks each against max_unsent.

@@ -133,8 +133,7 @@ static void conn_on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *out)
     out->len = room;
 }
 
-static void conn_on_read(uv_stream_t *stream, ssize_t nread,
-                         const uv_buf_t *b)
+static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
 {
     struct server_conn *c = stream->data;
 
@@ -144,9 +143,8 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
         if (nread == UV_EOF) {
             /* The protocol has no half-close: a client that ends its
              * side is gone. A partial last line is not a line. */
-            server_close_conn(c, line_framer_pending(&c->framer) > 0
-                                     ? "mid-line"
-                                     : NULL);
+            server_close_conn(
+                c, line_framer_pending(&c->framer) > 0 ? "mid-line" : NULL);
         } else if (nread < 0) {
             server_close_conn(c, report_strerror((int)nread));
         } else {

@@ -103,10 +103,10 @@ struct server {
     enum listener_state listener_state;
     struct server_config cfg;
     uv_loop_t *loop;
-    void *data;                /* the program's */
-    struct lsock listener;     /* the listening socket and its spare */
-    uv_poll_t poll;            /* readable: connections are waiting */
-    uv_timer_t retry;          /* LS_RESTING: when to poll again */
+    void *data;            /* the program's */
+    struct lsock listener; /* the listening socket and its spare */
+    uv_poll_t poll;        /* readable: connections are waiting */
+    uv_timer_t retry;      /* LS_RESTING: when to poll again */
     uv_signal_t sigint, sigterm;
     struct outq_group outs;    /* every connection's output queue, written
                                   once per turn of the loop */

@@ -17,11 +17,11 @@ struct wlist {
 };
 
 struct fut_chan {
-    void **ring;     /* cap slots */
+    void **ring; /* cap slots */
     size_t cap;
-    bool unbounded;  /* full: the ring grows instead of senders waiting */
-    size_t first;    /* slot of the oldest message */
-    size_t len;      /* messages queued */
+    bool unbounded; /* full: the ring grows instead of senders waiting */
+    size_t first;   /* slot of the oldest message */
+    size_t len;     /* messages queued */
     bool closed;
     struct wlist senders;   /* waiting for room */
     struct wlist receivers; /* waiting for a message */

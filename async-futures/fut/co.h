@@ -92,59 +92,59 @@ struct co {
 /* clang-format off: the macros are laid out by hand, to be read. */
 #define CO_DONE (-1)
 
-#define CO_BEGIN(co)                                                       \
-    switch ((co)->line) {                                                  \
+#define CO_BEGIN(co)                                                           \
+    switch ((co)->line) {                                                      \
     case 0:
 
 /* Polls the future f until it is ready, returning FUT_PENDING meanwhile.
  * Afterwards fut_result(f) is its output, and f still has to be dropped. */
-#define CO_AWAIT(co, ctx, f)                                               \
-    do {                                                                   \
-        (co)->line = __LINE__;                                             \
-        __attribute__((fallthrough));                                      \
-    case __LINE__:                                                         \
-        if (fut_poll((f), (ctx)) == FUT_PENDING) {                         \
-            if ((ctx)->file == NULL) {                                     \
-                (ctx)->file = __FILE__;                                    \
-                (ctx)->line = __LINE__;                                    \
-            }                                                              \
-            return FUT_PENDING;                                            \
-        }                                                                  \
+#define CO_AWAIT(co, ctx, f)                                                   \
+    do {                                                                       \
+        (co)->line = __LINE__;                                                 \
+        __attribute__((fallthrough));                                          \
+    case __LINE__:                                                             \
+        if (fut_poll((f), (ctx)) == FUT_PENDING) {                             \
+            if ((ctx)->file == NULL) {                                         \
+                (ctx)->file = __FILE__;                                        \
+                (ctx)->line = __LINE__;                                        \
+            }                                                                  \
+            return FUT_PENDING;                                                \
+        }                                                                      \
     } while (0)
 
 /* Awaits f and stores its result in rc, but keeps f: for a future that
  * serves many awaits, such as a reusable one (fut.h, P6), which its owner
  * fut_reuse()s before the next await. */
-#define CO_AWAIT_RESULT(co, ctx, f, rc)                                    \
-    do {                                                                   \
-        CO_AWAIT(co, ctx, f);                                              \
-        (rc) = fut_result(f);                                              \
+#define CO_AWAIT_RESULT(co, ctx, f, rc)                                        \
+    do {                                                                       \
+        CO_AWAIT(co, ctx, f);                                                  \
+        (rc) = fut_result(f);                                                  \
     } while (0)
 
 /* Awaits *fp, stores its result in rc, drops it and sets *fp to NULL: the
  * usual way to await a child held in a field. rc may be a local only if it
  * is used before the next await. */
-#define CO_AWAIT_TAKE(co, ctx, fp, rc)                                     \
-    do {                                                                   \
-        CO_AWAIT(co, ctx, *(fp));                                          \
-        (rc) = fut_result(*(fp));                                          \
-        fut_clear(fp);                                                     \
+#define CO_AWAIT_TAKE(co, ctx, fp, rc)                                         \
+    do {                                                                       \
+        CO_AWAIT(co, ctx, *(fp));                                              \
+        (rc) = fut_result(*(fp));                                              \
+        fut_clear(fp);                                                         \
     } while (0)
 
 /* Finishes the coroutine with result rc (self is the future's struct,
  * whose first member is `struct fut base`). */
-#define CO_RETURN(co, self, rc)                                            \
-    do {                                                                   \
-        (co)->line = CO_DONE;                                              \
-        (self)->base.result = (rc);                                        \
-        return FUT_READY;                                                  \
+#define CO_RETURN(co, self, rc)                                                \
+    do {                                                                       \
+        (co)->line = CO_DONE;                                                  \
+        (self)->base.result = (rc);                                            \
+        return FUT_READY;                                                      \
     } while (0)
 
-#define CO_END(co)                                                         \
-    default:                                                               \
-        assert(!"coroutine polled after it was ready (P5)");               \
-    }                                                                      \
-    return FUT_READY
+#define CO_END(co)                                                             \
+    default:                                                                   \
+        assert(!"coroutine polled after it was ready (P5)");                   \
+        }                                                                      \
+        return FUT_READY
 
 /* clang-format on */
 

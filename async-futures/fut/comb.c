@@ -68,8 +68,7 @@ struct fut *fut_deadline(uv_loop_t *loop, int64_t deadline_ms,
     return &d->base;
 }
 
-struct fut *fut_timeout(uv_loop_t *loop, int64_t timeout_ms,
-                        struct fut *inner)
+struct fut *fut_timeout(uv_loop_t *loop, int64_t timeout_ms, struct fut *inner)
 {
     return fut_deadline(loop, clock_deadline_in(timeout_ms), inner);
 }
@@ -78,7 +77,7 @@ struct fut *fut_timeout(uv_loop_t *loop, int64_t timeout_ms,
 
 struct select_fut {
     struct fut base;
-    size_t *winner;               /* where the index goes, or NULL */
+    size_t *winner; /* where the index goes, or NULL */
     size_t n;
     struct fut *fs[FUT_COMB_MAX]; /* owned; all NULL once finished */
 };
@@ -115,8 +114,7 @@ static void select_drop(struct fut *f)
     fut_mem_free(f);
 }
 
-static const struct fut_vtable select_vt = {"select", select_poll,
-                                            select_drop};
+static const struct fut_vtable select_vt = {"select", select_poll, select_drop};
 
 /* Takes the n futures, or drops them all when the combinator cannot be
  * made: ownership was promised either way. */
@@ -150,7 +148,7 @@ struct select_borrowed_fut {
     struct fut base;
     struct fut *const *slots; /* borrowed; read at every poll */
     size_t n;
-    size_t *winner;           /* where the index goes, or NULL */
+    size_t *winner; /* where the index goes, or NULL */
 };
 
 /* lesson:fut-select-borrowed */
@@ -195,8 +193,7 @@ struct fut *fut_select_borrowed(struct fut *const *slots, size_t n,
 
     if (n < 1 || n > FUT_COMB_MAX)
         return fut_ready(-EINVAL);
-    s = (struct select_borrowed_fut *)fut_alloc(&select_borrowed_vt,
-                                                sizeof *s);
+    s = (struct select_borrowed_fut *)fut_alloc(&select_borrowed_vt, sizeof *s);
     if (s == NULL)
         return fut_ready(-ENOMEM);
     s->slots = slots;
@@ -244,7 +241,7 @@ struct fut *fut_borrow(struct fut *f)
 
 struct join_all_fut {
     struct fut base;
-    int *results;                 /* n results, or NULL */
+    int *results; /* n results, or NULL */
     size_t n;
     size_t left;                  /* how many are still pending */
     int own[FUT_COMB_MAX];        /* the results, if the caller wants none */

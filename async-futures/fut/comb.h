@@ -40,8 +40,7 @@ struct fut *fut_deadline(uv_loop_t *loop, int64_t deadline_ms,
 
 /* fut_deadline() with deadline_ms = now + timeout_ms, computed once, here:
  * a timeout covers the whole of inner, however many steps it takes. */
-struct fut *fut_timeout(uv_loop_t *loop, int64_t timeout_ms,
-                        struct fut *inner);
+struct fut *fut_timeout(uv_loop_t *loop, int64_t timeout_ms, struct fut *inner);
 
 /* The most futures select and join take. */
 #define FUT_COMB_MAX 16

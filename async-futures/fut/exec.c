@@ -14,15 +14,15 @@ enum task_state {
 
 struct fut_task {
     struct fut_exec *ex;
-    struct fut_scope *scope;   /* NULL once done */
-    struct fut *fut;           /* owned; NULL once done */
+    struct fut_scope *scope; /* NULL once done */
+    struct fut *fut;         /* owned; NULL once done */
     enum task_state state;
-    bool woken;                /* woken while RUNNING: queue it again */
-    bool cancel;               /* its scope was dropped while RUNNING */
-    bool has_handle;           /* the join handle still exists */
-    bool finishing;            /* task_finish() is on the stack */
-    int result;                /* valid when DONE */
-    struct fut_waker join_waker; /* the join handle's poller */
+    bool woken;                     /* woken while RUNNING: queue it again */
+    bool cancel;                    /* its scope was dropped while RUNNING */
+    bool has_handle;                /* the join handle still exists */
+    bool finishing;                 /* task_finish() is on the stack */
+    int result;                     /* valid when DONE */
+    struct fut_waker join_waker;    /* the join handle's poller */
     struct fut_task *qprev, *qnext; /* ready queue, while QUEUED */
     struct fut_task *sprev, *snext; /* its scope's list, until DONE */
     struct fut_task *aprev, *anext; /* the executor's list, until DONE */
@@ -40,8 +40,8 @@ struct fut_scope {
 
 struct fut_exec {
     uv_loop_t *loop;
-    uv_check_t check; /* runs the ready queue once per loop turn */
-    uv_idle_t idle;   /* active while the queue is not empty */
+    uv_check_t check;             /* runs the ready queue once per loop turn */
+    uv_idle_t idle;               /* active while the queue is not empty */
     struct fut_task *head, *tail; /* the ready queue, oldest first */
     struct fut_task *all;         /* every unfinished task */
     struct fut_scope root;
@@ -331,8 +331,7 @@ static void join_drop(struct fut *f)
     fut_mem_free(f);
 }
 
-static const struct fut_vtable join_vt = {"join-handle", join_poll,
-                                          join_drop};
+static const struct fut_vtable join_vt = {"join-handle", join_poll, join_drop};
 
 void fut_task_cancel(struct fut *h)
 {

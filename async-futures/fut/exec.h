@@ -104,10 +104,10 @@ void fut_exec_dump(const struct fut_exec *ex, FILE *out);
 
 /* Counters, for the tests and the bench. */
 struct fut_exec_stats {
-    unsigned long polls;          /* task polls, in total */
-    unsigned long turns;          /* loop turns that polled something */
-    unsigned long most_per_turn;  /* the most polls in one turn */
-    unsigned long wakes_in_poll;  /* wakes that arrived during a poll */
+    unsigned long polls;         /* task polls, in total */
+    unsigned long turns;         /* loop turns that polled something */
+    unsigned long most_per_turn; /* the most polls in one turn */
+    unsigned long wakes_in_poll; /* wakes that arrived during a poll */
 };
 const struct fut_exec_stats *fut_exec_stats(const struct fut_exec *ex);
 

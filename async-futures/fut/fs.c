@@ -47,19 +47,19 @@ struct req_fut {
     uv_loop_t *loop;
     enum req_op op;
     enum req_state state;
-    bool dropped;          /* dropped while in the pool: the callback frees */
+    bool dropped;           /* dropped while in the pool: the callback frees */
     struct fut_waker waker; /* from the latest poll */
-    struct fut_file *file; /* the borrowed file it works on, or NULL */
-    uv_file fd;            /* the descriptor of the call */
-    uv_file close_fd;      /* to close once dropped and ended, or -1 */
-    int flags, mode;       /* open */
-    int64_t offset;        /* read, write (-1: current position), truncate */
-    struct buf bytes;      /* write: owned, written from `from` on */
+    struct fut_file *file;  /* the borrowed file it works on, or NULL */
+    uv_file fd;             /* the descriptor of the call */
+    uv_file close_fd;       /* to close once dropped and ended, or -1 */
+    int flags, mode;        /* open */
+    int64_t offset;         /* read, write (-1: current position), truncate */
+    struct buf bytes;       /* write: owned, written from `from` on */
     size_t from;
-    char *rbuf;            /* read: owned, max bytes the pool fills */
+    char *rbuf; /* read: owned, max bytes the pool fills */
     size_t max;
-    ssize_t r;             /* the call's result, once ended */
-    char path[];           /* open: copied */
+    ssize_t r;   /* the call's result, once ended */
+    char path[]; /* open: copied */
 };
 
 static void file_request_ended(struct fut_file *file);
@@ -120,8 +120,7 @@ static int req_issue(struct req_fut *q)
                           req_ended);
     case REQ_READ:
         b = uv_buf_init(q->rbuf, (unsigned)q->max);
-        return uv_fs_read(q->loop, &q->req, q->fd, &b, 1, q->offset,
-                          req_ended);
+        return uv_fs_read(q->loop, &q->req, q->fd, &b, 1, q->offset, req_ended);
     case REQ_WRITE:
         /* (data is NULL for an empty buffer: no arithmetic on it.) */
         b = uv_buf_init(q->bytes.len > 0 ? q->bytes.data + q->from : NULL,
@@ -129,8 +128,7 @@ static int req_issue(struct req_fut *q)
         return uv_fs_write(q->loop, &q->req, q->fd, &b, 1, q->offset,
                            req_ended);
     case REQ_TRUNCATE:
-        return uv_fs_ftruncate(q->loop, &q->req, q->fd, q->offset,
-                               req_ended);
+        return uv_fs_ftruncate(q->loop, &q->req, q->fd, q->offset, req_ended);
     case REQ_CLOSE:
         return uv_fs_close(q->loop, &q->req, q->fd, req_ended);
     }
@@ -224,8 +222,7 @@ static struct fut *req_close(uv_loop_t *loop, uv_file fd)
 
 /* Reads into a buffer of its own: the pool writes into it, and a dropped
  * read must not write into the caller's memory. */
-static struct fut *req_read(struct fut_file *file, int64_t offset,
-                            size_t max)
+static struct fut *req_read(struct fut_file *file, int64_t offset, size_t max)
 {
     struct req_fut *q = req_new(file->loop, REQ_READ, file, -1, NULL);
 
@@ -318,8 +315,8 @@ static struct fut *file_close_req(struct fut_file **fp)
 struct open_fut {
     struct fut base;
     struct co co;
-    struct fut *op;          /* the open request, or NULL */
-    struct fut_file *made;   /* made at once: success needs no memory */
+    struct fut *op;        /* the open request, or NULL */
+    struct fut_file *made; /* made at once: success needs no memory */
     struct fut_file **out;
     uv_loop_t *loop;
     int rc;
@@ -375,10 +372,10 @@ struct fut *fut_file_open(uv_loop_t *loop, const char *path, int flags,
 struct write_fut {
     struct fut base;
     struct co co;
-    struct fut *op;         /* the write request, or NULL */
-    struct fut_file *file;  /* borrowed */
-    int64_t offset;         /* -1: at the current position */
-    struct buf data;        /* lent to each request in turn */
+    struct fut *op;        /* the write request, or NULL */
+    struct fut_file *file; /* borrowed */
+    int64_t offset;        /* -1: at the current position */
+    struct buf data;       /* lent to each request in turn */
     size_t written;
     int rc;
 };
@@ -408,8 +405,7 @@ static enum fut_poll write_poll(struct fut *f, struct fut_ctx *ctx)
     CO_BEGIN(&s->co);
     do { /* a short write is followed by the rest */
         s->op = req_write(s->file,
-                          s->offset < 0 ? -1
-                                        : s->offset + (int64_t)s->written,
+                          s->offset < 0 ? -1 : s->offset + (int64_t)s->written,
                           &s->data, s->written);
         CO_AWAIT(&s->co, ctx, s->op);
         s->rc = wrote(s);
@@ -434,8 +430,7 @@ static const struct fut_vtable write_vt = {"file-write", write_poll,
 struct fut *fut_file_write(struct fut_file *file, int64_t offset,
                            struct buf *data)
 {
-    struct write_fut *s =
-        (struct write_fut *)fut_alloc(&write_vt, sizeof *s);
+    struct write_fut *s = (struct write_fut *)fut_alloc(&write_vt, sizeof *s);
 
     if (s == NULL) {
         buf_free(data); /* ownership was promised, also on failure */
@@ -554,8 +549,8 @@ static enum fut_poll append_poll(struct fut *f, struct fut_ctx *ctx)
     struct path_fut *s = (struct path_fut *)f;
 
     CO_BEGIN(&s->co);
-    s->op = fut_file_open(s->loop, s->path, O_WRONLY | O_APPEND | O_CREAT,
-                          0644, &s->file);
+    s->op = fut_file_open(s->loop, s->path, O_WRONLY | O_APPEND | O_CREAT, 0644,
+                          &s->file);
     CO_AWAIT_TAKE(&s->co, ctx, &s->op, s->rc);
     if (s->rc < 0)
         CO_RETURN(&s->co, s, s->rc);
@@ -596,8 +591,8 @@ static const struct fut_vtable append_vt = {"fs-append", append_poll,
 static const struct fut_vtable read_path_vt = {"fs-read", read_path_poll,
                                                path_drop};
 
-static struct path_fut *path_new(const struct fut_vtable *vt,
-                                 uv_loop_t *loop, const char *path)
+static struct path_fut *path_new(const struct fut_vtable *vt, uv_loop_t *loop,
+                                 const char *path)
 {
     size_t n = strlen(path) + 1;
     struct path_fut *s = (struct path_fut *)fut_alloc(vt, sizeof *s + n);
@@ -610,8 +605,7 @@ static struct path_fut *path_new(const struct fut_vtable *vt,
     return s;
 }
 
-struct fut *fut_fs_append(uv_loop_t *loop, const char *path,
-                          struct buf *data)
+struct fut *fut_fs_append(uv_loop_t *loop, const char *path, struct buf *data)
 {
     struct path_fut *s = path_new(&append_vt, loop, path);
 

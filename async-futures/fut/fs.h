@@ -43,8 +43,7 @@
  * (data is left empty), also when it returns fut_ready(-ENOMEM). path is
  * copied. Ready with the number of bytes written (all of them), or a
  * negative errno (-ENOSPC, -EFBIG, ...). */
-struct fut *fut_fs_append(uv_loop_t *loop, const char *path,
-                          struct buf *data);
+struct fut *fut_fs_append(uv_loop_t *loop, const char *path, struct buf *data);
 
 /* Returns a new future that reads up to max bytes at offset from the file
  * at path. Ready with the number of bytes read (0 at the end of the file)

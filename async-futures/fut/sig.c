@@ -9,8 +9,8 @@ struct sig_fut {
     uv_loop_t *loop;
     uv_signal_t handles[2]; /* SIGINT, SIGTERM; .data = this */
     struct fut_waker waker;
-    int got;                /* the first signal received, or 0 */
-    int open;               /* handles not yet closed */
+    int got;  /* the first signal received, or 0 */
+    int open; /* handles not yet closed */
 };
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -17,17 +17,17 @@ struct fut_tcp {
     uv_write_t write_req;     /* likewise for a dropped write */
     struct line_framer framer;
     size_t max_line;
-    bool framer_ready;        /* the framer's buffer is allocated */
+    bool framer_ready; /* the framer's buffer is allocated */
     /* Reading. */
     struct fut_waker read_waker; /* the pending read future's, or empty */
-    bool reading;             /* uv_read_start is in force */
-    bool eof;                 /* the peer closed its side */
-    int read_err;             /* sticky read error, or 0 */
+    bool reading;                /* uv_read_start is in force */
+    bool eof;                    /* the peer closed its side */
+    int read_err;                /* sticky read error, or 0 */
     /* Writing. */
-    struct buf wbuf;          /* bytes handed to uv_write, reused */
+    struct buf wbuf;              /* bytes handed to uv_write, reused */
     struct fut_waker write_waker; /* the write future waiting, or empty */
-    bool write_busy;          /* a uv_write is in flight */
-    int write_status;         /* the last uv_write's status */
+    bool write_busy;              /* a uv_write is in flight */
+    int write_status;             /* the last uv_write's status */
     /* Connecting. */
     struct fut_waker connect_waker; /* the connect future's, or empty */
     bool connect_done;
@@ -120,8 +120,7 @@ void fut_tcp_set_max_line(struct fut_tcp *c, size_t max_line)
 int fut_tcp_peer(const struct fut_tcp *c, struct addr *out)
 {
     int len = sizeof out->ss;
-    int rc = uv_tcp_getpeername(&c->handle, (struct sockaddr *)&out->ss,
-                                &len);
+    int rc = uv_tcp_getpeername(&c->handle, (struct sockaddr *)&out->ss, &len);
 
     out->len = (socklen_t)len;
     return rc;
@@ -143,9 +142,9 @@ struct connect_fut {
     struct fut base;
     uv_loop_t *loop;
     struct sockaddr_storage addr;
-    struct fut_tcp *c;    /* owned until handed out; NULL then */
+    struct fut_tcp *c; /* owned until handed out; NULL then */
     struct fut_tcp **out;
-    bool started;         /* c's handle is initialised, the connect issued */
+    bool started; /* c's handle is initialised, the connect issued */
 };
 
 static void connect_done(uv_connect_t *req, int status)
@@ -339,8 +338,7 @@ static void read_drop(struct fut *f)
 static const struct fut_vtable read_vt = {"tcp-read-line", read_poll,
                                           read_drop};
 
-struct fut *fut_tcp_read_line(struct fut_tcp *c, const char **line,
-                              size_t *len)
+struct fut *fut_tcp_read_line(struct fut_tcp *c, const char **line, size_t *len)
 {
     struct read_fut *r = (struct read_fut *)fut_alloc(&read_vt, sizeof *r);
 
@@ -356,10 +354,10 @@ struct fut *fut_tcp_read_line(struct fut_tcp *c, const char **line,
 
 struct write_fut {
     struct fut base;
-    struct fut_tcp *c;  /* borrowed */
-    const char *bytes;  /* borrowed until the first poll that starts */
+    struct fut_tcp *c; /* borrowed */
+    const char *bytes; /* borrowed until the first poll that starts */
     size_t len;
-    bool started;       /* our uv_write is in flight (or done) */
+    bool started; /* our uv_write is in flight (or done) */
 };
 
 static void write_done(uv_write_t *req, int status)
@@ -388,8 +386,7 @@ static int write_start(struct write_fut *w)
     if (buf_append(&c->wbuf, w->bytes + n, w->len - (size_t)n) < 0)
         return -ENOMEM;
     b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
-    n = uv_write(&c->write_req, (uv_stream_t *)&c->handle, &b, 1,
-                 write_done);
+    n = uv_write(&c->write_req, (uv_stream_t *)&c->handle, &b, 1, write_done);
     if (n < 0)
         return n;
     c->write_busy = true;
@@ -436,8 +433,7 @@ static void write_drop(struct fut *f)
 static const struct fut_vtable write_vt = {"tcp-write-all", write_poll,
                                            write_drop};
 
-struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes,
-                              size_t len)
+struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes, size_t len)
 {
     struct write_fut *w = (struct write_fut *)fut_alloc(&write_vt, sizeof *w);
 
@@ -511,8 +507,7 @@ int fut_tcp_listen(uv_loop_t *loop, const struct addr *addr,
     return 0;
 }
 
-int fut_tcp_listener_addr(const struct fut_tcp_listener *l,
-                          struct addr *out)
+int fut_tcp_listener_addr(const struct fut_tcp_listener *l, struct addr *out)
 {
     out->len = sizeof out->ss;
     if (getsockname(l->sock.fd, (struct sockaddr *)&out->ss, &out->len) < 0)

@@ -74,8 +74,7 @@ size_t fut_tcp_pending(const struct fut_tcp *c);
  * buffer (which is reused, so it stops allocating once large enough).
  * Dropped while pending: bytes already queued are still sent, in order,
  * unless c is closed (D4); nobody is woken. */
-struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes,
-                              size_t len);
+struct fut *fut_tcp_write_all(struct fut_tcp *c, const void *bytes, size_t len);
 
 /* Bytes a write future offered to the kernel that the kernel has not
  * taken yet: they wait in libuv's write queue until the socket has room.
@@ -101,8 +100,7 @@ int fut_tcp_listen(uv_loop_t *loop, const struct addr *addr,
                    const char *busy_msg, struct fut_tcp_listener **out);
 
 /* The address l is bound to (its real port after port 0). 0 or -errno. */
-int fut_tcp_listener_addr(const struct fut_tcp_listener *l,
-                          struct addr *out);
+int fut_tcp_listener_addr(const struct fut_tcp_listener *l, struct addr *out);
 
 /* Says the server is ready: "listening on HOST:PORT" on stdout, flushed
  * (lsock_announce). 0 or a negative errno. */

@@ -13,10 +13,10 @@
 struct sleep_fut {
     struct fut base;
     uv_loop_t *loop;
-    uv_timer_t timer;        /* initialised by the first poll */
-    int64_t deadline;        /* absolute, ms */
-    struct fut_waker waker;  /* from the latest poll */
-    bool started;            /* the timer exists and must be closed */
+    uv_timer_t timer;       /* initialised by the first poll */
+    int64_t deadline;       /* absolute, ms */
+    struct fut_waker waker; /* from the latest poll */
+    bool started;           /* the timer exists and must be closed */
 };
 
 static void sleep_fired(uv_timer_t *h)
@@ -71,8 +71,7 @@ static const struct fut_vtable sleep_vt = {"sleep", sleep_poll, sleep_drop};
 
 struct fut *fut_sleep_until(uv_loop_t *loop, int64_t deadline_ms)
 {
-    struct sleep_fut *s =
-        (struct sleep_fut *)fut_alloc(&sleep_vt, sizeof *s);
+    struct sleep_fut *s = (struct sleep_fut *)fut_alloc(&sleep_vt, sizeof *s);
 
     if (s == NULL)
         return fut_ready(-ENOMEM);
@@ -84,8 +83,8 @@ struct fut *fut_sleep_until(uv_loop_t *loop, int64_t deadline_ms)
 /* --- interval ------------------------------------------------------------ */
 
 struct fut_interval {
-    uv_timer_t timer;       /* lives as long as the interval */
-    int64_t start;          /* tick K is due at start + K * period */
+    uv_timer_t timer; /* lives as long as the interval */
+    int64_t start;    /* tick K is due at start + K * period */
     int64_t period;
     int64_t last;           /* the last tick delivered (0: none yet) */
     struct fut_waker waker; /* the pending tick future's, or empty */

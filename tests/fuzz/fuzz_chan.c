@@ -18,27 +18,27 @@
 #include "fut/chan.h"
 #include "fuzzin.h"
 
-#define SLOTS 8   /* live futures at once */
+#define SLOTS  8  /* live futures at once */
 #define TOKENS 64 /* distinct messages */
 
 struct slot {
-    struct fut *f;  /* NULL when free */
+    struct fut *f; /* NULL when free */
     int is_send;
-    int token;      /* send: the message's token; recv: -1 */
-    void *got;      /* recv: where the message lands */
-    int wakes;      /* times its waker ran */
-    int pending;    /* its last poll said FUT_PENDING */
+    int token;   /* send: the message's token; recv: -1 */
+    void *got;   /* recv: where the message lands */
+    int wakes;   /* times its waker ran */
+    int pending; /* its last poll said FUT_PENDING */
 };
 
-static int tokens[TOKENS];           /* messages are &tokens[i] */
+static int tokens[TOKENS]; /* messages are &tokens[i] */
 
 struct model {
-    int queue[TOKENS * 4];           /* tokens queued, oldest first */
+    int queue[TOKENS * 4]; /* tokens queued, oldest first */
     size_t head, tail;
-    int received[TOKENS];            /* times each token was received */
-    int queued[TOKENS];              /* times each token was queued */
+    int received[TOKENS]; /* times each token was received */
+    int queued[TOKENS];   /* times each token was queued */
     int closed;
-    size_t capacity;                 /* 0: unbounded */
+    size_t capacity; /* 0: unbounded */
 };
 
 static void on_wake(void *data)

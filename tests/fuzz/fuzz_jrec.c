@@ -76,10 +76,9 @@ static void check_round_trip(uint64_t seq, const uint8_t *ev, size_t n)
         n = (size_t)(nl - ev); /* an event never holds a '\n' */
     FUZZ_CHECK(jrec_format(&out, seq, (const char *)ev, n) == 0);
     FUZZ_CHECK(out.len > 0 && out.data[out.len - 1] == '\n');
-    FUZZ_CHECK(jrec_parse(out.data, out.len - 1, &got, &event,
-                          &event_len) == 0);
-    FUZZ_CHECK(got == seq && event_len == n &&
-               memcmp(event, ev, n) == 0);
+    FUZZ_CHECK(jrec_parse(out.data, out.len - 1, &got, &event, &event_len) ==
+               0);
+    FUZZ_CHECK(got == seq && event_len == n && memcmp(event, ev, n) == 0);
     buf_free(&out);
 }
 

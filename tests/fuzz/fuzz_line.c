@@ -14,8 +14,7 @@
 
 /* The model's next line: its length, or max_line + 1 when it is too long
  * (or -1 when the stream ends first without a '\n'). */
-static long model_next(const uint8_t *s, size_t n, size_t *pos,
-                       size_t max_line)
+static long model_next(const uint8_t *s, size_t n, size_t *pos, size_t max_line)
 {
     const uint8_t *nl = memchr(s + *pos, '\n', n - *pos);
     size_t len = nl ? (size_t)(nl - (s + *pos)) : n - *pos;
@@ -69,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(rc == -EMSGSIZE);
             /* The model agrees: the line now pending is over the limit. */
             FUZZ_CHECK(model_next(stream, fed, &pos, max_line) ==
-                   (long)max_line + 1);
+                       (long)max_line + 1);
             too_long = 1;
         } else {
             /* Nothing complete is left, and the pending bytes are the

@@ -53,8 +53,8 @@ static int split(const uint8_t *s, size_t n, char **argv, char *store)
 
 static bool addr_set(const struct addr *a)
 {
-    return a->len > 0 && (a->ss.ss_family == AF_INET ||
-                          a->ss.ss_family == AF_INET6);
+    return a->len > 0 &&
+           (a->ss.ss_family == AF_INET || a->ss.ss_family == AF_INET6);
 }
 
 static void parse(int which, int argc, char **argv)

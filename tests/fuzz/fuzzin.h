@@ -15,13 +15,13 @@
 
 /* A property of the code under test: a crash (so libFuzzer saves the
  * input) when it does not hold. Unlike assert(), never compiled out. */
-#define FUZZ_CHECK(cond)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #cond,       \
-                    __FILE__, __LINE__);                                     \
-            abort();                                                         \
-        }                                                                    \
+#define FUZZ_CHECK(cond)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz check failed: %s (%s:%d)\n", #cond,          \
+                    __FILE__, __LINE__);                                       \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 /* libFuzzer's entry point, for -Wmissing-prototypes. */

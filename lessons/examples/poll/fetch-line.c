@@ -118,8 +118,8 @@ static int on_connected(struct fetch *f)
  * -EPIPE, not a SIGPIPE (COM-8). */
 static int on_writable(struct fetch *f)
 {
-    ssize_t n = send(f->fd, f->request.data + f->sent,
-                     f->request.len - f->sent, MSG_NOSIGNAL);
+    ssize_t n = send(f->fd, f->request.data + f->sent, f->request.len - f->sent,
+                     MSG_NOSIGNAL);
 
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR

@@ -73,13 +73,12 @@ typedef void (*ft_pump_fn)(void *arg);
  * else this harness would lose it). With a pump, the loop is run without
  * blocking and the pump is called between turns. Fails the test if the
  * loop runs dry (nothing could wake p) or too many turns pass. */
-static inline void ft_wait_wake(uv_loop_t *loop, struct probe *p,
-                                int before, ft_pump_fn pump, void *arg)
+static inline void ft_wait_wake(uv_loop_t *loop, struct probe *p, int before,
+                                ft_pump_fn pump, void *arg)
 {
     ft_waiting_loop = loop;
     for (int turn = 0; p->wakes == before; turn++) {
-        cr_assert_lt(turn, FT_MAX_TURNS, "no wake after %d loop turns",
-                     turn);
+        cr_assert_lt(turn, FT_MAX_TURNS, "no wake after %d loop turns", turn);
         if (pump != NULL) {
             pump(arg);
             uv_run(loop, UV_RUN_NOWAIT);

@@ -1,6 +1,6 @@
 /* Unit tests for fut/chan: the bounded channel between futures. */
-#include "futtest.h"
 #include "fut/chan.h"
+#include "futtest.h"
 
 static int msgs[8]; /* messages are pointers to these */
 

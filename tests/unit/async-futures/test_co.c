@@ -2,11 +2,11 @@
  * run to the end and cancelled at every one of its await points. */
 #include <string.h>
 
-#include "futtest.h"
 #include "fut/chan.h"
 #include "fut/co.h"
 #include "fut/exec.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 static int msgs[3];
 
@@ -92,8 +92,7 @@ Test(co, a_coroutine_runs_its_steps_in_order)
     ex = fut_exec_new(&loop);
     for (int i = 0; i < 3; i++)
         fut_chan_try_send(in, &msgs[i]);
-    cr_assert_eq(fut_exec_block_on(ex, relay_new(&loop, in, out), "relay"),
-                 3);
+    cr_assert_eq(fut_exec_block_on(ex, relay_new(&loop, in, out), "relay"), 3);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(fut_chan_try_recv(out, &m), 1);
         cr_assert_eq(m, &msgs[i]);

@@ -1,8 +1,8 @@
 /* Unit tests for fut/comb: timeout, select, join. */
-#include "futtest.h"
 #include "fut/chan.h"
 #include "fut/comb.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 #define LATE_MS 400
 
@@ -13,9 +13,9 @@ Test(timeout, passes_the_inner_result_when_it_is_first)
     uv_loop_t loop;
 
     uv_loop_init(&loop);
-    cr_assert_eq(ft_run(&loop, fut_timeout(&loop, 5000,
-                                           countdown(3, 42, NULL, NULL))),
-                 42);
+    cr_assert_eq(
+        ft_run(&loop, fut_timeout(&loop, 5000, countdown(3, 42, NULL, NULL))),
+        42);
     ft_close_loop(&loop);
 }
 
@@ -111,8 +111,7 @@ Test(timeout, covers_the_whole_operation_not_each_step)
     s = (struct three_sleeps *)fut_alloc(&three_vt, sizeof *s);
     s->loop = &loop;
     start = clock_now_ms();
-    cr_assert_eq(ft_run(&loop, fut_timeout(&loop, 100, &s->base)),
-                 -ETIMEDOUT);
+    cr_assert_eq(ft_run(&loop, fut_timeout(&loop, 100, &s->base)), -ETIMEDOUT);
     cr_assert_geq(clock_now_ms(), start + 100);
     cr_assert_lt(clock_now_ms(), start + 100 + LATE_MS);
     ft_close_loop(&loop);

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "futtest.h"
 #include "fut/chan.h"
 #include "fut/comb.h"
 #include "fut/tcp.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 #define POLLS 1000
 
@@ -33,9 +33,8 @@ static void assert_repolls_allocate_nothing(struct fut *f, const char *what)
     before = fut_stats()->allocs;
     for (int i = 0; i < POLLS; i++)
         cr_assert_eq(ft_poll(f, &p), FUT_PENDING);
-    cr_assert_eq(fut_stats()->allocs, before,
-                 "%s: %lu allocations in %d polls", what,
-                 fut_stats()->allocs - before, POLLS);
+    cr_assert_eq(fut_stats()->allocs, before, "%s: %lu allocations in %d polls",
+                 what, fut_stats()->allocs - before, POLLS);
     fut_drop(f);
 }
 
@@ -102,8 +101,8 @@ Test(cost, repolling_pending_socket_futures_allocates_nothing)
 enum { EVENTS = 10000, WARM_UP = 100 };
 
 struct flood {
-    int fd;          /* the peer, non-blocking */
-    char *bytes;     /* EVENTS lines "event NNNNN\n" */
+    int fd;      /* the peer, non-blocking */
+    char *bytes; /* EVENTS lines "event NNNNN\n" */
     size_t len, sent;
 };
 

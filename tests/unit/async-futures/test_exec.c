@@ -3,12 +3,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "futtest.h"
 #include "fut/chan.h"
 #include "fut/co.h"
 #include "fut/comb.h"
 #include "fut/exec.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 static void end(uv_loop_t *loop, struct fut_exec *ex)
 {
@@ -23,8 +23,7 @@ Test(exec, block_on_returns_the_result_of_the_task)
 
     uv_loop_init(&loop);
     ex = fut_exec_new(&loop);
-    cr_assert_eq(fut_exec_block_on(ex, countdown(3, 9, NULL, NULL), "cd"),
-                 9);
+    cr_assert_eq(fut_exec_block_on(ex, countdown(3, 9, NULL, NULL), "cd"), 9);
     end(&loop, ex);
 }
 
@@ -39,8 +38,7 @@ Test(exec, a_wake_between_poll_and_park_still_reschedules)
     /* countdown wakes its task from inside poll, then answers pending: the
      * only wake it ever gets. A lost wake would leave the task parked with
      * nothing to wake it, and block_on would say -EDEADLK. */
-    cr_assert_eq(fut_exec_block_on(ex, countdown(5, 1, &polls, NULL), "cd"),
-                 1);
+    cr_assert_eq(fut_exec_block_on(ex, countdown(5, 1, &polls, NULL), "cd"), 1);
     cr_assert_eq(polls, 6);
     cr_assert_geq(fut_exec_stats(ex)->wakes_in_poll, 5);
     end(&loop, ex);
@@ -69,9 +67,9 @@ Test(exec, an_always_ready_task_cannot_starve_a_timer)
     fut_exec_set_budget(ex, 8);
     spinner = fut_spawn(ex, countdown(1 << 30, 0, NULL, NULL), "spinner");
     start = clock_now_ms();
-    cr_assert_eq(fut_exec_block_on(
-                     ex, fut_sleep_until(&loop, start + 50), "sleeper"),
-                 0);
+    cr_assert_eq(
+        fut_exec_block_on(ex, fut_sleep_until(&loop, start + 50), "sleeper"),
+        0);
     cr_assert_lt(clock_now_ms(), start + 1000, "the timer was starved");
     cr_assert_leq(fut_exec_stats(ex)->most_per_turn, 8);
     cr_assert_gt(fut_exec_stats(ex)->polls, 10, "the spinner did run");
@@ -107,9 +105,9 @@ Test(exec, a_dropped_join_handle_detaches_the_task)
     uv_loop_init(&loop);
     ex = fut_exec_new(&loop);
     fut_drop(fut_spawn(ex, countdown(3, 0, &polls, &drops), "detached"));
-    cr_assert_eq(fut_exec_block_on(
-                     ex, fut_sleep_until(&loop, clock_now_ms() + 20), "m"),
-                 0);
+    cr_assert_eq(
+        fut_exec_block_on(ex, fut_sleep_until(&loop, clock_now_ms() + 20), "m"),
+        0);
     cr_assert_eq(polls, 4, "the detached task ran to the end");
     cr_assert_eq(drops, 1);
     end(&loop, ex);
@@ -165,8 +163,7 @@ static void self_drop_drop(struct fut *f)
     fut_mem_free(f);
 }
 
-static const struct fut_vtable self_drop_vt = {"self-dropper",
-                                               self_drop_poll,
+static const struct fut_vtable self_drop_vt = {"self-dropper", self_drop_poll,
                                                self_drop_drop};
 
 Test(exec, a_task_may_drop_its_own_scope)
@@ -235,8 +232,8 @@ Test(exec, freeing_the_executor_cancels_every_task)
 
     uv_loop_init(&loop);
     ex = fut_exec_new(&loop);
-    fut_drop(fut_spawn(ex, fut_sleep_until(&loop, clock_now_ms() + 9000),
-                       "long"));
+    fut_drop(
+        fut_spawn(ex, fut_sleep_until(&loop, clock_now_ms() + 9000), "long"));
     fut_drop(fut_spawn(ex, countdown(1000, 0, NULL, &drops), "busy"));
     uv_run(&loop, UV_RUN_NOWAIT);
     end(&loop, ex);
@@ -277,8 +274,7 @@ static void waiter_drop(struct fut *f)
     fut_mem_free(f);
 }
 
-static const struct fut_vtable waiter_vt = {"waiter", waiter_poll,
-                                            waiter_drop};
+static const struct fut_vtable waiter_vt = {"waiter", waiter_poll, waiter_drop};
 
 Test(exec, the_dump_shows_where_each_task_waits)
 {
@@ -336,7 +332,7 @@ Test(exec, repolling_a_pending_task_allocates_nothing)
 }
 
 /* The one real timing test: 2 s of sleep must cost (almost) no CPU. */
-#define IDLE_MS 2000
+#define IDLE_MS              2000
 #define IDLE_CPU_MAX_PERCENT 2
 
 static double cpu_ms(void)
@@ -359,9 +355,9 @@ Test(exec, an_idle_program_uses_no_cpu, .timeout = 30)
     ex = fut_exec_new(&loop);
     start = clock_now_ms();
     cpu = cpu_ms();
-    cr_assert_eq(fut_exec_block_on(
-                     ex, fut_sleep_until(&loop, start + IDLE_MS), "idle"),
-                 0);
+    cr_assert_eq(
+        fut_exec_block_on(ex, fut_sleep_until(&loop, start + IDLE_MS), "idle"),
+        0);
     cpu = cpu_ms() - cpu;
     cr_assert_geq(clock_now_ms(), start + IDLE_MS);
     cr_assert_lt(cpu, IDLE_MS * IDLE_CPU_MAX_PERCENT / 100.0,
@@ -554,12 +550,11 @@ static enum fut_poll exec_freer_poll(struct fut *f, struct fut_ctx *ctx)
     return FUT_READY;
 }
 
-static const struct fut_vtable exec_freer_vt = {"exec-freer",
-                                                exec_freer_poll,
+static const struct fut_vtable exec_freer_vt = {"exec-freer", exec_freer_poll,
                                                 self_drop_drop};
 
-Test(exec, freeing_the_executor_from_inside_a_task_aborts,
-     .signal = SIGABRT, .timeout = 10)
+Test(exec, freeing_the_executor_from_inside_a_task_aborts, .signal = SIGABRT,
+     .timeout = 10)
 {
     uv_loop_t loop;
     struct fut_exec *ex;

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "futtest.h"
 #include "fut/fs.h"
+#include "futtest.h"
 
 /* A fresh path in a fresh directory, removed at the end of the test. */
 static char dir[64];
@@ -72,8 +72,7 @@ Test(fs, read_of_a_missing_file_is_enoent)
 
     make_path();
     uv_loop_init(&loop);
-    cr_assert_eq(ft_run(&loop, fut_fs_read(&loop, path, 0, 10, &got)),
-                 -ENOENT);
+    cr_assert_eq(ft_run(&loop, fut_fs_read(&loop, path, 0, 10, &got)), -ENOENT);
     buf_free(&got);
     ft_close_loop(&loop);
     remove_path();
@@ -502,8 +501,10 @@ Test(fs, an_append_that_runs_out_of_memory_half_way_closes_its_file)
         fut_mem_fail_after(-1);
         ft_close_loop(&loop);
         cr_assert(rc == -ENOMEM || rc == 2, "rc %d", rc);
-        cr_assert_eq(open_fds(), fds, "failing allocation %ld left a file "
-                     "open", n);
+        cr_assert_eq(open_fds(), fds,
+                     "failing allocation %ld left a file "
+                     "open",
+                     n);
         cr_assert_eq(ft_live_allocs(), live, "failing allocation %ld leaked",
                      n);
     }

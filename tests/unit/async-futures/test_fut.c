@@ -1,9 +1,9 @@
 /* Unit tests for fut.c: the P5 check in fut_poll(), the out-of-memory
  * answer of constructors (fut_is_nomem), and the allocation failure
  * injection the other suites use to reach their -ENOMEM paths. */
-#include "futtest.h"
 #include "fut/comb.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 Test(fut, polling_a_future_after_it_was_ready_aborts, .signal = SIGABRT)
 {

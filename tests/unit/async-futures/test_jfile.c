@@ -117,8 +117,7 @@ static void rig_open(uv_loop_t *loop, void *arg)
     cr_assert_eq(fut_tcp_listen(loop, &any, "ERR busy\n", &r->l), 0);
     cr_assert_eq(fut_tcp_listener_addr(r->l, &where), 0);
     r->peer = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_eq(connect(r->peer, (struct sockaddr *)&where.ss, where.len),
-                 0);
+    cr_assert_eq(connect(r->peer, (struct sockaddr *)&where.ss, where.len), 0);
     fcntl(r->peer, F_SETFL, O_NONBLOCK);
     cr_assert_eq(ft_run(loop, fut_tcp_accept(r->l, &r->conn)), 0);
     r->got_len = 0;
@@ -138,8 +137,8 @@ static void rig_close(uv_loop_t *loop, void *arg)
 static void peer_pump(void *arg)
 {
     struct rig *r = arg;
-    ssize_t n = read(r->peer, r->got + r->got_len,
-                     sizeof r->got - 1 - r->got_len);
+    ssize_t n =
+        read(r->peer, r->got + r->got_len, sizeof r->got - 1 - r->got_len);
 
     if (n > 0)
         r->got_len += (size_t)n;

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fut/tcp.h"
 #include "futtest.h"
 #include "outq.h"
-#include "fut/tcp.h"
 
 /* A connection: a raw peer socket and our end of it. */
 struct pair {
@@ -17,7 +17,7 @@ struct pair {
     struct outq q;
     char got[256];
     size_t got_len;
-    bool peer_done; /* the peer has ended its side */
+    bool peer_done;   /* the peer has ended its side */
     size_t end_after; /* the peer ends its side once it got this much */
 };
 
@@ -53,8 +53,8 @@ static void pair_close(uv_loop_t *loop, void *arg)
 static void peer_pump(void *arg)
 {
     struct pair *p = arg;
-    ssize_t n = read(p->peer, p->got + p->got_len,
-                     sizeof p->got - 1 - p->got_len);
+    ssize_t n =
+        read(p->peer, p->got + p->got_len, sizeof p->got - 1 - p->got_len);
 
     if (n > 0)
         p->got_len += (size_t)n;

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fut/co.h"
 #include "futtest.h"
 #include "server.h"
-#include "fut/co.h"
 
 /* A client that echoes one line, then waits for its peer to leave. */
 struct echo {
@@ -92,8 +92,8 @@ static int dial(const struct rig *r)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-    cr_assert_eq(connect(fd, (const struct sockaddr *)&r->where.ss,
-                         r->where.len), 0);
+    cr_assert_eq(
+        connect(fd, (const struct sockaddr *)&r->where.ss, r->where.len), 0);
     fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
 }
@@ -179,8 +179,8 @@ Test(server, stop_cancels_every_client_and_refuses_connects)
     cr_assert_eq(read_when_ready(&r, a, got, sizeof got), 0);
     cr_assert_eq(read_when_ready(&r, b, got, sizeof got), 0);
     late = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_neq(connect(late, (struct sockaddr *)&r.where.ss, r.where.len),
-                  0, "a connect after server_stop() was accepted");
+    cr_assert_neq(connect(late, (struct sockaddr *)&r.where.ss, r.where.len), 0,
+                  "a connect after server_stop() was accepted");
     close(late);
     close(a);
     close(b);

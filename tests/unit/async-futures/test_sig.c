@@ -1,6 +1,6 @@
 /* Unit tests for fut/sig: SIGINT and SIGTERM as a future. */
-#include "futtest.h"
 #include "fut/sig.h"
+#include "futtest.h"
 
 static void raise_int(void *arg)
 {
@@ -90,8 +90,8 @@ static void reset_raised(uv_loop_t *loop, void *arg)
 
 Test(signal, can_be_dropped_at_every_pending_point)
 {
-    struct ft_cancel_case c = {.setup = reset_raised, .make = make_sig,
-                               .pump = raise_while_handled};
+    struct ft_cancel_case c = {
+        .setup = reset_raised, .make = make_sig, .pump = raise_while_handled};
 
     cr_assert_eq(ft_cancel_everywhere(&c, 10), 2);
 }

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "futtest.h"
 #include "fut/comb.h"
 #include "fut/tcp.h"
+#include "futtest.h"
 
 __attribute__((constructor)) static void ignore_sigpipe(void)
 {
@@ -25,8 +25,7 @@ static struct addr loopback0(void)
     return a;
 }
 
-static struct fut_tcp_listener *listen_here(uv_loop_t *loop,
-                                            struct addr *where)
+static struct fut_tcp_listener *listen_here(uv_loop_t *loop, struct addr *where)
 {
     struct fut_tcp_listener *l;
     struct addr any = loopback0();
@@ -43,8 +42,8 @@ static int raw_connect(const struct addr *where)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     cr_assert_geq(fd, 0);
-    cr_assert_eq(connect(fd, (const struct sockaddr *)&where->ss,
-                         where->len), 0);
+    cr_assert_eq(connect(fd, (const struct sockaddr *)&where->ss, where->len),
+                 0);
     fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
 }
@@ -68,16 +67,16 @@ static void send_all(int fd, const char *s, size_t n)
 struct world {
     struct fut_tcp_listener *l;
     struct addr where;
-    int peer;              /* raw socket, or -1 */
-    struct fut_tcp *conn;  /* our end, accepted from peer */
-    struct fut_tcp *out;   /* what a connect/accept under test produced */
-    const char *script;    /* bytes the peer trickles, one per pump */
+    int peer;             /* raw socket, or -1 */
+    struct fut_tcp *conn; /* our end, accepted from peer */
+    struct fut_tcp *out;  /* what a connect/accept under test produced */
+    const char *script;   /* bytes the peer trickles, one per pump */
     size_t sent, len;
     const char *line;
     size_t line_len;
-    char *big;             /* what write_all sends */
+    char *big; /* what write_all sends */
     size_t big_len;
-    size_t drained;        /* bytes the peer has read */
+    size_t drained; /* bytes the peer has read */
 };
 
 static void world_listen(uv_loop_t *loop, void *arg)

@@ -1,6 +1,6 @@
 /* Unit tests for fut/timer: sleep_until and interval. */
-#include "futtest.h"
 #include "fut/timer.h"
+#include "futtest.h"
 
 /* Deadlines may be late by this much on a busy machine, never early. */
 #define LATE_MS 400
@@ -153,8 +153,8 @@ static void iv_teardown(uv_loop_t *loop, void *arg)
 
 Test(interval, tick_can_be_dropped_at_every_pending_point)
 {
-    struct ft_cancel_case c = {.setup = iv_setup, .make = iv_make,
-                               .teardown = iv_teardown};
+    struct ft_cancel_case c = {
+        .setup = iv_setup, .make = iv_make, .teardown = iv_teardown};
 
     cr_assert_geq(ft_cancel_everywhere(&c, 50), 2);
 }

@@ -107,8 +107,7 @@ Test(bsock, send_all_delivers_every_byte)
     memset(big, 'b', sizeof(big));
     make_pair(fds);
     /* Smaller than the pair's buffers: it fits without a reader. */
-    cr_assert_eq(bsock_send_all(fds[0], big, 1000, clock_deadline_in(1000)),
-                 0);
+    cr_assert_eq(bsock_send_all(fds[0], big, 1000, clock_deadline_in(1000)), 0);
     while (n < 1000) {
         ssize_t r = read(fds[1], got + n, sizeof(got) - n);
 
@@ -151,17 +150,14 @@ Test(bsock, read_line_hands_out_each_buffered_line_in_order)
     cr_assert_eq(line_framer_init(&fr, 100), 0);
     send_text(fds[1], "one\ntwo\n");
     close(fds[1]); /* both lines already sent: the second needs no recv */
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line,
-                                 &len),
+    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line, &len),
                  1);
     cr_assert_eq(len, 3);
     cr_assert_arr_eq(line, "one", 3);
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line,
-                                 &len),
+    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line, &len),
                  1);
     cr_assert_arr_eq(line, "two", 3);
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line,
-                                 &len),
+    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, NULL, &line, &len),
                  0, "the end of the stream");
     cr_assert_eq(line_framer_pending(&fr), 0);
     line_framer_free(&fr);
@@ -290,20 +286,18 @@ Test(bsock, read_line_asks_the_cancel_check_before_each_recv_only)
     make_pair(fds);
     cr_assert_eq(line_framer_init(&fr, 100), 0);
     send_text(fds[1], "a\nb\n");
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line,
-                                 &len),
-                 1);
+    cr_assert_eq(
+        bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line, &len), 1);
     cr_assert_eq(asked.count, 1, "once, before the one recv");
     /* "b" is buffered: handed out without asking (no recv needed). */
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line,
-                                 &len),
-                 1);
+    cr_assert_eq(
+        bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line, &len), 1);
     cr_assert_eq(asked.count, 1);
     asked.answer = true;
     send_text(fds[1], "c\n");
-    cr_assert_eq(bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line,
-                                 &len),
-                 -ECANCELED);
+    cr_assert_eq(
+        bsock_read_line(fds[0], &fr, BSOCK_FOREVER, &cancel, &line, &len),
+        -ECANCELED);
     cr_assert_eq(asked.count, 2);
     line_framer_free(&fr);
     close(fds[0]);

@@ -96,8 +96,9 @@ static void wait_for_waiters(struct chan *c, size_t n)
     int64_t deadline = clock_deadline_in(FAR_DEADLINE_MS);
 
     while (chan_waiters(c) < n) {
-        cr_assert(!clock_passed(deadline), "no thread blocked in the "
-                                           "channel within %d ms",
+        cr_assert(!clock_passed(deadline),
+                  "no thread blocked in the "
+                  "channel within %d ms",
                   FAR_DEADLINE_MS);
         sleep_ms(1);
     }

@@ -151,9 +151,9 @@ static void ask(int fd, const char *text, char *got, size_t size)
         bsock_send_all(fd, text, strlen(text), clock_deadline_in(WAIT_MS)), 0);
     cr_assert_eq(bsock_send_all(fd, "\n", 1, clock_deadline_in(WAIT_MS)), 0);
     cr_assert_eq(line_framer_init(&fr, 100), 0);
-    cr_assert_eq(bsock_read_line(fd, &fr, clock_deadline_in(WAIT_MS), NULL,
-                                 &line, &len),
-                 1);
+    cr_assert_eq(
+        bsock_read_line(fd, &fr, clock_deadline_in(WAIT_MS), NULL, &line, &len),
+        1);
     cr_assert_lt(len, size);
     memcpy(got, line, len);
     got[len] = '\0';

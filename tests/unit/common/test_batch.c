@@ -131,7 +131,8 @@ Test(batch, final_batch_says_so_after_the_events)
 
     cr_assert_eq(batch_add(&b, "x", 1), 0);
     cr_assert_eq(batch_format(&b, 3, 1520, true), 0);
-    check_line(&b, "{\"tick\":3,\"ms\":1520,\"events\":[\"x\"],\"final\":true}\n");
+    check_line(&b,
+               "{\"tick\":3,\"ms\":1520,\"events\":[\"x\"],\"final\":true}\n");
     batch_free(&b);
 }
 

@@ -127,8 +127,8 @@ Test(json, handles_long_input_with_escapes_between_runs)
 /* The expected encoding of one byte, built without the code under test. */
 static size_t want_byte(unsigned char c, char *w)
 {
-    static const char shorts[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-                                  ['\r'] = 'r', ['\t'] = 't'};
+    static const char shorts[] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
 
     if (c == '"' || c == '\\') {
         w[0] = '\\';
@@ -156,8 +156,8 @@ static size_t want_byte(unsigned char c, char *w)
  * are where an escaper that copies runs at once would slip. */
 Test(json, escapes_every_special_byte_at_the_edges_of_runs)
 {
-    static const char *shapes[] = {"E", "Eab", "abE", "aEb", "EE",
-                                   "aEEb", "EaE", "abcdefgEhijklmnop"};
+    static const char *shapes[] = {"E",  "Eab",  "abE", "aEb",
+                                   "EE", "aEEb", "EaE", "abcdefgEhijklmnop"};
 
     for (int c = 0; c < 256; c++) {
         char probe[6];

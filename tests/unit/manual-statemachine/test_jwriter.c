@@ -242,7 +242,8 @@ Test(jwriter, a_failed_write_closes_with_its_error_and_whole_records_only,
     cr_assert_lt(x.close_status, 0);
     cr_assert_eq(jwriter_append(&x.w, 3, "3 no\n", 5), -EPIPE);
     cr_assert_eq(uv_loop_close(&x.loop), 0, "a handle was left open");
-    cr_assert_str_eq(read_file(), "1 fits\n", "cut back to whole records: \"%s\"", read_file());
+    cr_assert_str_eq(read_file(), "1 fits\n",
+                     "cut back to whole records: \"%s\"", read_file());
 }
 
 Test(jwriter, append_after_close_is_refused)

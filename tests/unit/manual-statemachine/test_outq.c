@@ -20,8 +20,8 @@ enum { WAIT_MS = 5000 };
 
 struct world {
     uv_loop_t loop;
-    uv_tcp_t tcp;  /* the server's end, written by the queue */
-    int peer;      /* the client's end, read by the test */
+    uv_tcp_t tcp; /* the server's end, written by the queue */
+    int peer;     /* the client's end, read by the test */
     struct outq_group g;
     struct outq q;
     int errors;     /* on_error calls */
@@ -58,8 +58,7 @@ static void world_open(struct world *w)
     cr_assert_eq(lsock_open(&l, &any, LSOCK_BLOCKING), 0);
     cr_assert_eq(addr_parse(l.shown, &there), 0);
     w->peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_eq(connect(w->peer, (struct sockaddr *)&there.ss, there.len),
-                 0);
+    cr_assert_eq(connect(w->peer, (struct sockaddr *)&there.ss, there.len), 0);
     fd = lsock_accept(&l, NULL, "ERR busy\n");
     cr_assert_geq(fd, 0);
     lsock_close(&l);

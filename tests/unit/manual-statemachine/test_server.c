@@ -106,8 +106,7 @@ static int client(struct world *w)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    cr_assert_eq(connect(fd, (struct sockaddr *)&w->where.ss, w->where.len),
-                 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&w->where.ss, w->where.len), 0);
     return fd;
 }
 
@@ -254,8 +253,8 @@ Test(sm_server, stop_closes_every_connection_then_says_idle,
     cr_assert_eq(w.idles, 0, "not idle before the close callbacks");
     cr_assert_eq(read_to_end(&w, a, got, sizeof(got)), 0);
     late = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_eq(connect(late, (struct sockaddr *)&w.where.ss, w.where.len),
-                 -1, "still accepting after server_stop()");
+    cr_assert_eq(connect(late, (struct sockaddr *)&w.where.ss, w.where.len), -1,
+                 "still accepting after server_stop()");
     cr_assert_eq(errno, ECONNREFUSED);
     close(late);
     world_stop(&w);
