@@ -274,7 +274,6 @@ endif
 conformance: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
 	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
-	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/chaos $(PYTEST_FLAGS)
 
 # Each track is concurrent only in its own way (strace), and every program
 # releases what it took (valgrind).

@@ -232,7 +232,7 @@ def test_grader_chaos_check_costs_a_mutant_only_its_points(tmp_path, name):
     rubric.write_text(text.replace("\nexe = false\n", "\nexe = true\n"))
     out = tmp_path / "out"
     run = subprocess.run(
-        ["/usr/bin/python3", str(ROOT / "grader" / "grade"), "--exe",
+        [str(ROOT / "grader" / "grade"), "--exe",
          str(BUILD / "chaos" / name), "--program", "fetch-line",
          "--rubric", str(rubric), "--out", str(out)],
         capture_output=True, text=True, timeout=280)
