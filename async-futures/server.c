@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "clock.h"
 #include "fut/co.h"
 #include "fut/timer.h"
+#include "line.h"
 #include "lsock.h"
 #include "report.h"
 #include "trace.h"
@@ -130,12 +132,26 @@ static const struct fut_vtable acceptor_vt = {"acceptor", acceptor_poll,
 
 /* --- the server ---------------------------------------------------------- */
 
+/* A connection's 64 KiB framer buffer is taken when bytes arrive and
+ * given back once its lines are read (fut/tcp.c). When many connections
+ * receive at once (a crowd of subscribers sending SUB), many are taken
+ * at once. From the heap, the pages they touched stay with the process
+ * after they are freed, pinned there by the small allocations made
+ * meanwhile: up to several KiB for every connection, for good. Buffers this
+ * big come from mmap instead, and go back to the system whole when
+ * freed. (glibc's own threshold is 128 KiB.) */
+static void framers_off_the_heap(void)
+{
+    mallopt(M_MMAP_THRESHOLD, LINE_MAX_BYTES);
+}
+
 struct server *server_new(struct fut_exec *ex, uv_loop_t *loop,
                           const struct addr *addr,
                           const struct server_config *cfg, int *err)
 {
     struct server *s = calloc(1, sizeof *s);
 
+    framers_off_the_heap();
     *err = -ENOMEM;
     if (s == NULL || (s->scope = fut_scope_new(ex)) == NULL) {
         free(s);

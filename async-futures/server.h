@@ -52,7 +52,9 @@ struct server_config {
 
 /* Returns a new server listening on addr (borrowed) whose tasks run on ex
  * (borrowed), or NULL with *err set to a negative errno. cfg is copied.
- * Nothing is accepted before server_start(). Free with server_free(). */
+ * Nothing is accepted before server_start(). Free with server_free().
+ * It also tells malloc to take buffers of 64 KiB and more from mmap, for
+ * the whole process (server.c says why). */
 struct server *server_new(struct fut_exec *ex, uv_loop_t *loop,
                           const struct addr *addr,
                           const struct server_config *cfg, int *err);

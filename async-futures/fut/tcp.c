@@ -24,7 +24,8 @@ struct fut_tcp {
     bool eof;                    /* the peer closed its side */
     int read_err;                /* sticky read error, or 0 */
     /* Writing. */
-    struct buf wbuf;              /* bytes handed to uv_write, reused */
+    struct buf wbuf;              /* what the kernel refused, while
+                                     uv_write sends it */
     struct fut_waker write_waker; /* the write future waiting, or empty */
     bool write_busy;              /* a uv_write is in flight */
     int write_status;             /* the last uv_write's status */
@@ -364,6 +365,9 @@ static void write_done(uv_write_t *req, int status)
 {
     struct fut_tcp *c = req->handle->data;
 
+    /* The copy goes as soon as it is sent: a connection that once had
+     * to wait for a slow reader (a replay, say) keeps no 64 KiB for good. */
+    buf_free(&c->wbuf);
     c->write_busy = false;
     c->write_status = status;
     fut_wake(&c->write_waker);
@@ -382,7 +386,6 @@ static int write_start(struct write_fut *w)
         return n;
     if ((size_t)n == w->len)
         return 1;
-    buf_clear(&c->wbuf);
     if (buf_append(&c->wbuf, w->bytes + n, w->len - (size_t)n) < 0)
         return -ENOMEM;
     b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
