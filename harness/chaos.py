@@ -39,6 +39,10 @@ THROUGHPUT_BOUND = {
         "a subscriber that reads as fast as it can must keep up with a "
         "burst; 7-byte writes count as the kernel refusing the rest (JR-9), "
         "so the backlog limit decides, not the program",
+    "test_JR9_reading_subscriber_survives_a_burst_of_50_backlogs":
+        "the same: a burst of 50 x --max-backlog to a subscriber that must "
+        "keep up; with 7-byte writes the kernel refuses most of every "
+        "offer, which JR-9 counts against the subscriber",
     "test_JR4_no_gap_or_duplicate_between_replay_and_live":
         "replays 11 MB or more (several times the socket buffers) within "
         "30 s: over a million 7-byte writes",
