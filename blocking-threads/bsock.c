@@ -55,11 +55,23 @@ static int bsock_should_retry(int err)
 
 int bsock_connect(int fd, const struct addr *addr, int64_t deadline_ms)
 {
+    return bsock_connect_cancellable(fd, addr, deadline_ms, NULL);
+}
+
+int bsock_connect_cancellable(int fd, const struct addr *addr,
+                              int64_t deadline_ms,
+                              const struct bsock_cancel *cancel)
+{
     for (;;) {
         int rc = bsock_arm(fd, SO_SNDTIMEO, deadline_ms);
 
         if (rc < 0)
             return rc;
+        /* Asked before EVERY connect(): after another thread's shutdown()
+         * a socket that was still connecting is reset, and connect() on it
+         * again would start a NEW handshake (after an EINTR, say). */
+        if (cancel != NULL && cancel->cancelled(cancel->arg))
+            return -ECANCELED;
         /* When SO_SNDTIMEO runs out, connect() fails with EINPROGRESS but
          * the handshake goes on in the kernel; calling connect() again
          * waits for that same handshake (EALREADY if it is still not

@@ -53,14 +53,22 @@ int bsock_connect(int fd, const struct addr *addr, int64_t deadline_ms);
  * Never raises SIGPIPE. */
 int bsock_send_all(int fd, const void *data, size_t n, int64_t deadline_ms);
 
-/* Another thread's way to stop a read (see bsock_read_line): asked before
- * every recv(), because a peer that trickles bytes would otherwise keep a
- * reader going after its socket was shut down (bytes already queued are
- * still handed out). */
+/* Another thread's way to stop a read or a connect: asked before every
+ * recv() (see bsock_read_line), because a peer that trickles bytes would
+ * otherwise keep a reader going after its socket was shut down (bytes
+ * already queued are still handed out), and before every connect() (see
+ * bsock_connect_cancellable). */
 struct bsock_cancel {
-    bool (*cancelled)(void *arg); /* true: stop reading */
+    bool (*cancelled)(void *arg); /* true: stop */
     void *arg;                    /* borrowed; passed to cancelled() */
 };
+
+/* bsock_connect, and -ECANCELED as soon as cancel (may be NULL) says so,
+ * asked before every connect() call: a socket that another thread shut
+ * down while it was connecting must not be connected again. */
+int bsock_connect_cancellable(int fd, const struct addr *addr,
+                              int64_t deadline_ms,
+                              const struct bsock_cancel *cancel);
 
 /* Reads from fd into the framer fr until fr holds a complete line, and
  * hands it out in *line and *len (borrowed from fr, valid until the next

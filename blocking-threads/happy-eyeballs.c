@@ -112,6 +112,19 @@ static int attempt_finish(struct attempt *a, int rc)
     return rc;
 }
 
+/* Whether main has cancelled attempt arg (asked between two connect()
+ * calls: after main's shutdown(), connecting again would be a new try). */
+static bool attempt_cancelled(void *arg)
+{
+    struct attempt *a = arg;
+    bool cancelled;
+
+    pthread_mutex_lock(&a->race->lock);
+    cancelled = a->cancelled;
+    pthread_mutex_unlock(&a->race->lock);
+    return cancelled;
+}
+
 /* An attempt's thread: one blocking connect, bounded by the run's
  * deadline, then one message to main. */
 static void *attempt_main(void *arg)
@@ -126,7 +139,10 @@ static void *attempt_main(void *arg)
         close(fd);
         rc = -ECANCELED;
     } else {
-        rc = attempt_finish(a, bsock_connect(fd, a->peer, a->race->deadline));
+        struct bsock_cancel cancel = {attempt_cancelled, a};
+
+        rc = attempt_finish(a, bsock_connect_cancellable(
+                                   fd, a->peer, a->race->deadline, &cancel));
         if (rc == 0)
             trace_event("connected %d", a->number);
     }
