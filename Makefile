@@ -273,7 +273,8 @@ endif
 # which build folder holds the programs (build-address after SAN=address).
 conformance: all
 	KIT_BUILD=$(BUILD) $(PYTHON) -m pytest tests/conformance $(PYTEST_FLAGS) \
-	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM)) \
+	    $(if $(ARGS),-- $(ARGS))
 
 # Each track is concurrent only in its own way (strace), and every program
 # releases what it took (valgrind).
@@ -406,8 +407,10 @@ test-site: site
 #   make test-gradescope [TRACK=t]            that zip run as Gradescope runs
 #                                             it, on a pristine Debian (root,
 #                                             about two minutes)
-#   make soak [N=10] [TRACK=t]                the conformance suite N times on
-#                                             a saturated CPU (slow)
+#   make soak [N=10] [TRACK=t] [PROGRAM=p] [ARGS='-k FL1']
+#                                             the conformance suite N times on
+#                                             a saturated CPU (slow; ARGS go
+#                                             to pytest)
 
 .PHONY: grade test-grader grader-quick starter gradescope test-gradescope \
         soak
@@ -461,7 +464,8 @@ test-gradescope:
 
 soak: all
 	KIT_BUILD=$(BUILD) $(PYTHON) scripts/soak.py --runs $(or $(N),10) \
-	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM))
+	    $(if $(TRACK),--track $(TRACK)) $(if $(PROGRAM),--program $(PROGRAM)) \
+	    $(if $(ARGS),-- $(ARGS))
 
 # ---------------------------------------------------------------------------
 # Benchmark (bench/README.md). The full runs are not part of `make test`:

@@ -50,6 +50,21 @@ def connect_refused(addr, timeout_s=2.0):
         return False
 
 
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux's number
+
+
+def set_rcvbuf(sock, size):
+    """Sets sock's receive buffer to size bytes, before connect. Beyond
+    net.core.rmem_max only root may (SO_RCVBUFFORCE); anyone else gets the
+    kernel's cap. Returns the bytes of data it can then hold (the kernel
+    keeps half of what it reports for its own bookkeeping)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+
+
 class Client:
     """A TCP client of a program that listens.
 
@@ -73,7 +88,7 @@ class Client:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf is not None:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            set_rcvbuf(self.sock, rcvbuf)
         if mss is not None:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         if sndbuf is not None:
