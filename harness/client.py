@@ -12,6 +12,7 @@ import select
 import socket
 import struct
 import time
+from pathlib import Path
 
 from . import cleanup
 from .net import addr_text, split_addr
@@ -53,16 +54,26 @@ def connect_refused(addr, timeout_s=2.0):
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux's number
 
 
+def _rmem_max():
+    try:
+        return int(Path("/proc/sys/net/core/rmem_max").read_text())
+    except (OSError, ValueError):
+        return 212992  # the kernel's default
+
+
 def set_rcvbuf(sock, size):
-    """Sets sock's receive buffer to size bytes, before connect. Beyond
-    net.core.rmem_max only root may (SO_RCVBUFFORCE); anyone else gets the
-    kernel's cap. Returns the bytes of data it can then hold (the kernel
-    keeps half of what it reports for its own bookkeeping)."""
+    """Sets sock's receive buffer to size bytes, before connect.
+
+    Beyond net.core.rmem_max (208 KiB by default) only root may
+    (SO_RCVBUFFORCE). Anyone else asking for more is left with the
+    kernel's autotuning, which grows the buffer of a socket that is read
+    fast up to net.ipv4.tcp_rmem's maximum (6 MiB by default): further
+    than any fixed size it may set."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
     except PermissionError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+        if size <= _rmem_max():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 class Client:

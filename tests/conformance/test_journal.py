@@ -622,9 +622,9 @@ def test_JR9_reading_subscriber_survives_a_burst_of_50_backlogs(prog,
     So the reading subscriber gets every event, however fast the burst,
     and only the stuck one is closed.
 
-    The reading subscriber's receive buffer holds the whole burst (where
-    the kernel lets the test ask for that much: as root, or with a large
-    net.core.rmem_max). Then the kernel never refuses the journal what it
+    The reading subscriber's receive buffer holds the whole burst (as
+    root; anyone else gets the kernel's autotuning, harness.client's
+    set_rcvbuf). Then the kernel never refuses the journal what it
     offers, whenever the reader gets the CPU, and the test is as sure on a
     saturated machine as on an idle one. (With a smaller buffer, a reader
     that is not scheduled for a few ms while the burst pours in lets the
