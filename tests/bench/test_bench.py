@@ -129,7 +129,11 @@ def test_every_run_completed(run):
         assert row["write_syscalls_per_delivery"] > 0, label
     for label, row in res["idle"].items():
         low, high = row["subscribers"]
-        assert row["rss_kib"][1] >= row["rss_kib"][0] > 0, label
+        # Both measured; no order between them: in a quick run, 40 more
+        # idle subscribers of an event-loop journal cost about as much as
+        # RSS moves by itself from run to run (tens of KiB). The full
+        # run's 100 and 500 are where lesson 08 reads the cost.
+        assert row["rss_kib"][0] > 0 and row["rss_kib"][1] > 0, label
     for label, row in res["deadline"].items():
         assert row["bad"] == 0 and row["p50_ms"] is not None, label
         # A deadline is never met early (FL-1, WC-3).
