@@ -79,8 +79,9 @@ def set_rcvbuf(sock, size):
 class Client:
     """A TCP client of a program that listens.
 
-    rcvbuf, mss: a small SO_RCVBUF and TCP_MAXSEG (set before connect)
-    make a slow reader. On loopback the program's send buffer grows to
+    rcvbuf: the receive buffer (set_rcvbuf, before connect): a large one
+    holds a whole burst however late the test reads it. rcvbuf and mss,
+    small (SO_RCVBUF and TCP_MAXSEG), make a slow reader. On loopback the program's send buffer grows to
     MBs; with rcvbuf=2048, mss=300 and no reads, its sends block after
     about 30 kB (the same settings as slow_reader()).
     sndbuf: a small SO_SNDBUF, so that a program that stops reading

@@ -203,7 +203,8 @@ class Publisher:
 class Subscriber:
     """A SUB client that collects records.
 
-    rcvbuf: a small SO_RCVBUF (a slow reader). The subscriber reads only
+    rcvbuf: its receive buffer (harness.client.set_rcvbuf): a small one
+    makes a slow reader, a large one holds a burst however late it reads. The subscriber reads only
     when asked: read_until_seq() reads (optionally paced at rate_bps bytes
     a second) until it has the record of a given SEQ."""
 
